@@ -1,0 +1,95 @@
+"""Audio loading and safe writing.
+
+Loading: soundfile (wav/flac/ogg), mono mixdown, resampling with librosa (soxr backend).
+Writing: float audio is clipped to [-1, 1] and written as PCM_16 by soundfile, which scales by
+32767 (so +1.0 never wraps around to -32768), through a temporary file renamed into place, so a
+crash never leaves a half-written output.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    The temporary file lives in the same directory (same filesystem), so ``os.replace`` is atomic.
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarray, int]:
+    """Load an audio file as float32 mono.
+
+    Args:
+        path: wav/flac/ogg file readable by soundfile.
+        sr: target sample rate; ``None`` keeps the file's rate.
+
+    Returns:
+        (audio, sample_rate): audio of shape (n_samples,), float32 in [-1, 1].
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file cannot be decoded or holds no samples.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        audio, file_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError subclasses
+        raise ValueError(f"cannot decode audio file {path}: {err}") from err
+    if audio.shape[0] == 0:
+        raise ValueError(f"audio file {path} holds no samples")
+    audio = audio.mean(axis=1)  # mono mixdown
+    if sr is not None and sr != file_sr:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
+        file_sr = sr
+    return np.ascontiguousarray(audio, dtype=np.float32), int(file_sr)
+
+
+def save_wav(path: str | os.PathLike, audio, sr: int, subtype: str = "PCM_16") -> Path:
+    """Write mono audio atomically. Values are clipped to [-1, 1] (no int16 overflow at +1.0).
+
+    Args:
+        path: output file (parent directories are created).
+        audio: array-like or torch tensor of shape (n_samples,) (or (1, n_samples)).
+        sr: sample rate in Hz.
+        subtype: soundfile subtype, e.g. ``PCM_16`` or ``FLOAT``.
+    """
+    import soundfile as sf
+
+    if hasattr(audio, "detach"):
+        audio = audio.detach().cpu().numpy()
+    audio = np.asarray(audio, dtype=np.float32).squeeze()
+    if audio.ndim != 1:
+        raise ValueError(f"save_wav expects mono audio of shape (n_samples,), got {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("refusing to write audio with NaN/inf samples")
+    audio = np.clip(audio, -1.0, 1.0)
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        sf.write(str(tmp), audio, int(sr), subtype=subtype, format="WAV")
+    return path

@@ -1,0 +1,53 @@
+"""`levytts` command line: one subcommand per module.
+
+Each entry of COMMANDS names a module that defines ``add_arguments(parser)`` and ``main(args) -> int``.
+Modules are imported only when their subcommand runs, so ``levytts --help`` stays fast and a
+missing optional dependency of one subcommand never breaks the others.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module path, one-line help). Add a line here to add a subcommand.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo-sampler": ("levytts.levy.demo", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
+}
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit status 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="levytts", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        print(f"levytts: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module_path, help_text = COMMANDS[name]
+    module = importlib.import_module(module_path)
+    parser = argparse.ArgumentParser(prog=f"levytts {name}", description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.main(args) or 0)
+    except (UserError, ValueError, FileNotFoundError) as err:
+        print(f"levytts {name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
