@@ -1,0 +1,228 @@
+"""α-stable random variables on any device (DESIGN.md §2).
+
+Conventions
+-----------
+``stable(shape, alpha, skew, scale)`` draws the 1-D stable law S_α(scale, skew, 0) in the
+Samorodnitsky–Taqqu (scipy "S1") parametrisation, whose characteristic function is
+
+    E exp(iuX) = exp(-scale^α |u|^α (1 - i·skew·sign(u)·tan(πα/2)))      (α ≠ 1)
+
+``isotropic_stable(shape, alpha)`` draws SαS^d(1), E exp(i<u, X>) = exp(-‖u‖^α), by the
+"Gaussian trick" (DLPM slides eq. 1–2):
+
+    X = √A · G,   G ~ N(0, 2 I),   A ~ S_{α/2}(cos(πα/4)^{2/α}, 1, 0),   E e^{-sA} = e^{-s^{α/2}}.
+
+Given A, X is Gaussian with covariance 2A·I, so E exp(i<u,X>) = E exp(-A‖u‖²) = exp(-‖u‖^α).
+At α = 2, A ≡ 1 and X ~ N(0, 2 I) (drawn as √2·randn, consuming the generator exactly like randn).
+
+Sampling uses Chambers–Mallows–Stuck in float64 (the formula needs the precision near U = ±π/2),
+then casts. We write CMS ourselves rather than calling scipy.stats.levy_stable because scipy draws on
+the CPU with numpy's RNG: it cannot take a torch.Generator or run on CUDA, and it is ~100× slower
+(see benchmarks/noise.py).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+
+STRUCTURES = ("isotropic", "per_frame", "independent")
+
+
+def check_alpha(alpha: float, low_open: float = 0.0) -> float:
+    """Return ``alpha`` as float, or raise ValueError unless alpha ∈ (0, 2]."""
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in (0, 2], got {alpha!r}") from None
+    if not (low_open < alpha <= 2.0) or math.isnan(alpha):
+        raise ValueError(f"alpha must be in (0, 2], got {alpha}")
+    return alpha
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if isinstance(shape, int):
+        return (shape,)
+    return tuple(int(s) for s in shape)
+
+
+def _uniform_exponential(shape, generator, device):
+    """U ~ U(-π/2, π/2) and W ~ Exp(1) in float64."""
+    u = (torch.rand(shape, generator=generator, device=device, dtype=torch.float64) - 0.5) * math.pi
+    # 1 - rand is in (0, 1], so the log is finite.
+    w = -torch.log1p(-torch.rand(shape, generator=generator, device=device, dtype=torch.float64))
+    return u, w
+
+
+def stable(
+    shape: int | Sequence[int],
+    alpha: float,
+    skew: float = 0.0,
+    scale: float = 1.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Draw i.i.d. S_α(scale, skew, 0) variables (scipy's S1 parametrisation) by Chambers–Mallows–Stuck.
+
+    For α ≠ 1, with U ~ U(-π/2, π/2), W ~ Exp(1), ζ = -skew·tan(πα/2), ξ = arctan(-ζ)/α:
+
+        X = (1 + ζ²)^{1/(2α)} · sin(α(U + ξ)) / cos(U)^{1/α} · (cos(U - α(U + ξ)) / W)^{(1-α)/α}
+
+    For α = 1 (ξ = π/2):
+
+        X = (1/ξ)·[(π/2 + skew·U)·tan U - skew·log((π/2)·W·cos U / (π/2 + skew·U))],
+        then scale·X + (2/π)·skew·scale·log(scale).
+
+    Args:
+        shape: output shape.
+        alpha: stability index in (0, 2].
+        skew: skewness β in [-1, 1].
+        scale: scale σ > 0.
+        generator: torch.Generator for reproducibility (on ``device``).
+        device, dtype: output placement; dtype defaults to torch.get_default_dtype().
+
+    Returns:
+        Tensor of ``shape``.
+    """
+    alpha = check_alpha(alpha)
+    skew = float(skew)
+    if not -1.0 <= skew <= 1.0:
+        raise ValueError(f"skew must be in [-1, 1], got {skew}")
+    if not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    dtype = dtype or torch.get_default_dtype()
+    shape = _shape(shape)
+    if generator is not None and device is None:
+        device = generator.device
+    u, w = _uniform_exponential(shape, generator, device)
+    if alpha == 1.0:
+        half_pi = math.pi / 2
+        b_u = half_pi + skew * u
+        x = (b_u * torch.tan(u) - skew * torch.log(half_pi * w * torch.cos(u) / b_u)) / half_pi
+        x = scale * x + (2 / math.pi) * skew * scale * math.log(scale)
+    else:
+        zeta = -skew * math.tan(math.pi * alpha / 2)
+        xi = math.atan(-zeta) / alpha
+        ua = alpha * (u + xi)
+        x = (
+            (1 + zeta**2) ** (1 / (2 * alpha))
+            * torch.sin(ua)
+            / torch.cos(u) ** (1 / alpha)
+            * (torch.cos(u - ua) / w) ** ((1 - alpha) / alpha)
+        )
+        x = scale * x
+    return x.to(dtype)
+
+
+def positive_stable(
+    shape: int | Sequence[int],
+    alpha: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    a_max: float | None = None,
+    a_max_mode: str = "resample",
+) -> torch.Tensor:
+    """The mixing variable A of the Gaussian trick, float64: E e^{-sA} = exp(-s^{α/2}).
+
+    A ~ S_{α/2}(cos(πα/4)^{2/α}, 1, 0), drawn by CMS (nonnegative; rounding below 0 is clamped).
+    At α = 2 returns ones.
+
+    Args:
+        a_max: optional truncation of A (the official LIM/DLPM codes reject A ≥ 20). ``None`` (default)
+            means no truncation — the exact law.
+        a_max_mode: ``"resample"`` redraws values ≥ a_max (the law conditioned on A < a_max);
+            ``"clip"`` clamps them to a_max.
+    """
+    alpha = check_alpha(alpha)
+    shape = _shape(shape)
+    if generator is not None and device is None:
+        device = generator.device
+    if alpha == 2.0:
+        return torch.ones(shape, dtype=torch.float64, device=device)
+    rho = alpha / 2
+    scale = math.cos(math.pi * alpha / 4) ** (1 / rho)
+    a = stable(shape, rho, skew=1.0, scale=scale, generator=generator, device=device, dtype=torch.float64)
+    a = a.clamp_min(0.0)
+    if a_max is not None:
+        if a_max_mode not in ("resample", "clip"):
+            raise ValueError(f"a_max_mode must be 'resample' or 'clip', got {a_max_mode!r}")
+        if not a_max > 0:
+            raise ValueError(f"a_max must be > 0, got {a_max}")
+        if a_max_mode == "clip":
+            a = a.clamp_max(a_max)
+        else:
+            bad = a >= a_max
+            for _ in range(1000):  # P(A ≥ a_max) < 1 for any a_max > 0, so this ends quickly
+                n_bad = int(bad.sum())
+                if n_bad == 0:
+                    break
+                a[bad] = stable(n_bad, rho, 1.0, scale, generator=generator, device=device,
+                                dtype=torch.float64).clamp_min(0.0)
+                bad = a >= a_max
+            else:
+                raise RuntimeError(f"could not draw A < a_max={a_max} in 1000 rounds; a_max is too small")
+    return a
+
+
+def mixing_shape(shape: tuple[int, ...], structure: str) -> tuple[int, ...]:
+    """Shape of the A tensor for a noise tensor of ``shape`` (broadcastable against it).
+
+    isotropic: one A per sample along dim 0 → (B, 1, ..., 1)
+    per_frame: one A per sample and last-dim index (mel frame) → (B, 1, ..., T)
+    independent: one A per element → shape
+    """
+    if structure not in STRUCTURES:
+        raise ValueError(f"unknown noise structure {structure!r}; valid: {', '.join(STRUCTURES)}")
+    if len(shape) == 0:
+        return shape
+    if structure == "isotropic":
+        return (shape[0],) + (1,) * (len(shape) - 1)
+    if structure == "per_frame":
+        if len(shape) < 2:
+            return shape
+        return (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],)
+    return shape
+
+
+def isotropic_stable(
+    shape: int | Sequence[int],
+    alpha: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    structure: str = "isotropic",
+    a_max: float | None = None,
+    a_max_mode: str = "resample",
+    return_a: bool = False,
+):
+    """Draw SαS noise ε = √A·G, G ~ N(0, 2I), with E exp(i<u, ε>) = exp(-‖u‖^α) per group.
+
+    Args:
+        shape: (B, ...) output shape; dim 0 is the batch.
+        alpha: stability index in (0, 2]; α = 2 gives N(0, 2I).
+        structure: ``"isotropic"`` (one A per sample along dim 0: SαS^d(1) over the whole sample),
+            ``"per_frame"`` (one A per sample and index of the last dim, e.g. per mel frame), or
+            ``"independent"`` (one A per element: i.i.d. 1-D SαS(1), non-isotropic).
+        a_max, a_max_mode: optional truncation of A, see :func:`positive_stable` (default none).
+        return_a: also return A (float64, shape :func:`mixing_shape`).
+
+    Returns:
+        eps of ``shape`` (and A if ``return_a``).
+    """
+    alpha = check_alpha(alpha)
+    shape = _shape(shape)
+    dtype = dtype or torch.get_default_dtype()
+    if generator is not None and device is None:
+        device = generator.device
+    a_shape = mixing_shape(shape, structure)
+    # G first, then A: at α = 2 no A is drawn and the result is exactly √2·randn(shape).
+    g = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    if alpha == 2.0:
+        eps = g * math.sqrt(2.0)
+        a = torch.ones(a_shape, dtype=torch.float64, device=g.device)
+    else:
+        a = positive_stable(a_shape, alpha, generator=generator, device=device, a_max=a_max, a_max_mode=a_max_mode)
+        eps = g * (2.0 * a).sqrt().to(dtype)
+    return (eps, a) if return_a else eps

@@ -1,0 +1,209 @@
+"""Forward processes: LévyVP (LIM, continuous time) and DLPM (discrete time). DESIGN.md §3, §5.
+
+LévyVP is the scale-preserving α-stable SDE of LIM (Yoon et al. 2023):
+
+    dX = -(β(t)/α) X dt + β(t)^{1/α} dL^α_t,   X_t | X_0 = a(t) X_0 + γ(t) ε,   ε ~ SαS^d(1),
+
+with a(t) = exp(-∫_0^t β/α), γ(t) = (1 - a(t)^α)^{1/α}, λ(t) = γ(t)/a(t).
+
+Schedules:
+- ``cosine`` (LIM / Nichol–Dhariwal, s = 0.008, T = 0.9946 because a(1) = 0):
+  a(t) = cos(π/2·(t+s)/(1+s)) / cos(π/2·s/(1+s)),  β(t) = α·(π/2)/(1+s)·tan(π/2·(t+s)/(1+s)).
+- ``linear`` (Grad-TTS / VP-SDE, β(t) = β_0 + (β_1 - β_0) t, T = 1):
+  a(t) = exp(-(β_0 t + (β_1 - β_0) t²/2)/α).
+
+All scalar functions accept a python float or a tensor and compute in float64 for tensors.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from levytts.levy.noise import check_alpha, isotropic_stable
+
+SCHEDULES = ("cosine", "linear")
+
+
+def _as_f64(t):
+    if isinstance(t, torch.Tensor):
+        return t.to(torch.float64), True
+    return torch.as_tensor(float(t), dtype=torch.float64), False
+
+
+def _out(x: torch.Tensor, was_tensor: bool):
+    return x if was_tensor else float(x)
+
+
+def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(B,) or scalar coefficient → broadcastable against ``like`` of shape (B, ...), like's dtype/device."""
+    v = v.to(device=like.device, dtype=like.dtype)
+    if v.ndim == 0:
+        return v
+    return v.reshape(v.shape[0], *([1] * (like.ndim - 1)))
+
+
+@dataclass(frozen=True)
+class LevyVP:
+    """The LIM α-stable variance-preserving process.
+
+    Args:
+        alpha: stability index in (0, 2]; α = 2 is the Gaussian VP diffusion with noise variance 2.
+        schedule: ``"cosine"`` or ``"linear"``.
+        s: cosine offset.
+        T: final time (default 0.9946 for cosine, where a(T) ≈ 0.0137; 1.0 for linear).
+        beta_min, beta_max: linear schedule endpoints.
+        t_min: smallest training time.
+    """
+
+    alpha: float
+    schedule: str = "cosine"
+    s: float = 0.008
+    T: float | None = None
+    beta_min: float = 0.1
+    beta_max: float = 20.0
+    t_min: float = 1e-5
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", check_alpha(self.alpha))
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        if self.T is None:
+            object.__setattr__(self, "T", 0.9946 if self.schedule == "cosine" else 1.0)
+        T = float(self.T)
+        if self.schedule == "cosine" and not 0 < T < 1:
+            raise ValueError(f"cosine schedule needs 0 < T < 1 (a(1) = 0 is singular), got T={T}")
+        if not 0 <= self.t_min < T:
+            raise ValueError(f"need 0 <= t_min < T, got t_min={self.t_min}, T={T}")
+
+    # --- schedule functions -------------------------------------------------------------------
+    def _phase(self, t: torch.Tensor) -> torch.Tensor:
+        return (math.pi / 2) * (t + self.s) / (1 + self.s)
+
+    def log_a(self, t):
+        """log a(t)."""
+        t, was = _as_f64(t)
+        if self.schedule == "cosine":
+            v = torch.log(torch.cos(self._phase(t))) - math.log(math.cos(math.pi / 2 * self.s / (1 + self.s)))
+        else:
+            v = -(self.beta_min * t + 0.5 * (self.beta_max - self.beta_min) * t**2) / self.alpha
+        return _out(v, was)
+
+    def a(self, t):
+        """Signal scale a(t) = exp(-∫_0^t β/α)."""
+        t, was = _as_f64(t)
+        return _out(torch.exp(self.log_a(t)), was)
+
+    def gamma(self, t):
+        """Noise scale γ(t) = (1 - a(t)^α)^{1/α}."""
+        t, was = _as_f64(t)
+        # -expm1(α log a) = 1 - a^α without cancellation for small t.
+        return _out((-torch.expm1(self.alpha * self.log_a(t))).clamp_min(0.0) ** (1 / self.alpha), was)
+
+    def beta(self, t):
+        """β(t): cosine α·(π/2)/(1+s)·tan(π/2·(t+s)/(1+s)); linear β_0 + (β_1 - β_0)t."""
+        t, was = _as_f64(t)
+        if self.schedule == "cosine":
+            v = self.alpha * (math.pi / 2) / (1 + self.s) * torch.tan(self._phase(t))
+        else:
+            v = self.beta_min + (self.beta_max - self.beta_min) * t
+        return _out(v, was)
+
+    def lam(self, t):
+        """λ(t) = γ(t)/a(t), increasing in t."""
+        t, was = _as_f64(t)
+        return _out(self.gamma(t) / self.a(t), was)
+
+    # --- marginals ------------------------------------------------------------------------------
+    def marginal(self, x0: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """x_t = a(t) x0 + γ(t) ε.
+
+        Args:
+            x0: data, shape (B, ...).
+            t: times, shape (B,) (or a scalar).
+            eps: SαS noise, shape (B, ...).
+        Returns:
+            x_t, shape (B, ...).
+        """
+        t, _ = _as_f64(t)
+        return _bcast(self.a(t), x0) * x0 + _bcast(self.gamma(t), x0) * eps
+
+    def sample_t(self, batch: int, generator=None, device=None) -> torch.Tensor:
+        """Training times t ~ U(t_min, T), shape (B,), float32."""
+        u = torch.rand(batch, generator=generator, device=device if generator is None else generator.device)
+        return self.t_min + (float(self.T) - self.t_min) * u
+
+    def noise(self, shape, generator=None, device=None, dtype=None, structure="isotropic", **kw) -> torch.Tensor:
+        """ε ~ SαS(1) of ``shape`` with this process' α (see :func:`isotropic_stable`)."""
+        return isotropic_stable(shape, self.alpha, generator=generator, device=device, dtype=dtype,
+                                structure=structure, **kw)
+
+    def prior(self, shape, generator=None, device=None, dtype=None, structure="isotropic", **kw) -> torch.Tensor:
+        """x_T = γ(T)·ξ, ξ ~ SαS(1): the mean-zero prior (a(T)·x0 is dropped; a(T) ≈ 0.014 for cosine)."""
+        return float(self.gamma(float(self.T))) * self.noise(shape, generator, device, dtype, structure, **kw)
+
+    def score_from_eps(self, eps_hat: torch.Tensor, t) -> torch.Tensor:
+        """Fractional score S(x) = -ε̂ / (α γ(t)^{α-1})."""
+        t, _ = _as_f64(t)
+        return -eps_hat / (self.alpha * _bcast(self.gamma(t), eps_hat) ** (self.alpha - 1))
+
+
+def nichol_cosine_alpha_bar(n_steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
+    """ᾱ_k, k = 0..n_steps, of Nichol & Dhariwal's cosine schedule (β_k clipped at ``max_beta``), float64."""
+    k = torch.arange(n_steps + 1, dtype=torch.float64)
+    f = torch.cos((k / n_steps + s) / (1 + s) * math.pi / 2) ** 2
+    alpha_bar = f / f[0]
+    betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+@dataclass(frozen=True)
+class DLPM:
+    """Discrete-time Denoising Lévy Probabilistic Model (Shariatian et al.), DESIGN.md §5.
+
+    gamma_bar_k = ᾱ_k^{1/α} (Nichol cosine ᾱ), sigma_bar_k = (1 - gamma_bar_k^α)^{1/α}, k = 0..n_steps.
+    Forward: Y_k = gamma_bar_k Y_0 + sigma_bar_k ε, ε ~ SαS(1) (equivalently Σ_{1→k}(A_{1:k})^{1/2} G).
+    One step k-1 → k: Y_k = gamma_k Y_{k-1} + sigma_k √A_k G with gamma_k = gamma_bar_k/gamma_bar_{k-1},
+    sigma_k = (1 - gamma_k^α)^{1/α}.
+
+    Networks see the continuous time t = k / n_steps, so the same ε-network code serves LIM and DLPM.
+    """
+
+    alpha: float
+    n_steps: int = 1000
+    s: float = 0.008
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", check_alpha(self.alpha))
+        if int(self.n_steps) < 1:
+            raise ValueError(f"n_steps must be >= 1, got {self.n_steps}")
+
+    @property
+    def gamma_bar(self) -> torch.Tensor:
+        """(n_steps + 1,) float64, gamma_bar[0] = 1."""
+        return nichol_cosine_alpha_bar(self.n_steps, self.s) ** (1 / self.alpha)
+
+    @property
+    def sigma_bar(self) -> torch.Tensor:
+        """(n_steps + 1,) float64, sigma_bar[0] = 0."""
+        return (1 - self.gamma_bar**self.alpha).clamp_min(0) ** (1 / self.alpha)
+
+    def time(self, k: torch.Tensor) -> torch.Tensor:
+        """Network time t = k / n_steps."""
+        return k.to(torch.float32) / self.n_steps
+
+    def sample_k(self, batch: int, generator=None, device=None) -> torch.Tensor:
+        """Training steps k ~ U{1, ..., n_steps}, shape (B,), int64."""
+        dev = device if generator is None else generator.device
+        return torch.randint(1, self.n_steps + 1, (batch,), generator=generator, device=dev)
+
+    def marginal(self, x0: torch.Tensor, k: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """Y_k = gamma_bar_k x0 + sigma_bar_k ε; x0, eps (B, ...), k (B,) int."""
+        gb = self.gamma_bar.to(x0.device)[k]
+        sb = self.sigma_bar.to(x0.device)[k]
+        return _bcast(gb, x0) * x0 + _bcast(sb, x0) * eps
+
+    def noise(self, shape, generator=None, device=None, dtype=None, structure="isotropic", **kw) -> torch.Tensor:
+        return isotropic_stable(shape, self.alpha, generator=generator, device=device, dtype=dtype,
+                                structure=structure, **kw)
