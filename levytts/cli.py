@@ -14,6 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo-sampler": ("levytts.levy.demo", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
     "eval": ("levytts.eval.cli", "speaker similarity (GE2E / CAM++), WER, MCD and F0 of synthesised speech"),
+    "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
 }
 
 
