@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${LEVYTTS_VENV:-.venv}
-APT_PKGS="espeak-ng flite libsndfile1 sox dataset-fashion-mnist fortunes-min"
+APT_PKGS="espeak-ng flite libsndfile1 sox dataset-fashion-mnist fortunes-min fortunes"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
