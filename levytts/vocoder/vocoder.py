@@ -1,0 +1,87 @@
+"""One interface over HiFi-GAN and Griffin–Lim, with the mel-config check."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from levytts.vocoder.griffin_lim import griffin_lim
+from levytts.vocoder.hifigan import HiFiGANGenerator, load_hifigan
+
+GRIFFIN_LIM = "griffin-lim"
+MEL_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f_min", "f_max")
+
+
+def check_mel_config(model_mel: dict, vocoder_mel: dict, what: str = "vocoder") -> None:
+    """Raise ValueError naming every field where the acoustic model's mel differs from the vocoder's."""
+    diffs = []
+    for k in MEL_KEYS:
+        a, b = model_mel.get(k), vocoder_mel.get(k)
+        same = (a is None and b is None) or (a is not None and b is not None and math.isclose(float(a), float(b)))
+        if not same:
+            diffs.append(f"{k}: model {a} vs {what} {b}")
+    if diffs:
+        raise ValueError(f"mel configuration differs from the {what}'s ({'; '.join(diffs)}); use a {what} trained "
+                         f"on the same mel definition, or --vocoder griffin-lim")
+
+
+class Vocoder:
+    """Callable log-mel → waveform.
+
+    Args:
+        generator: a HiFi-GAN generator, or ``None`` for Griffin–Lim.
+        mel_cfg: the mel definition of the mels this vocoder receives (MelConfig field names).
+        gl_iters: Griffin–Lim iterations.
+
+    Call:
+        mel (torch.Tensor): (B, n_mels, T) → waveform (B, T * hop_length).
+    """
+
+    def __init__(self, generator: HiFiGANGenerator | None, mel_cfg: dict, gl_iters: int = 32):
+        self.generator = generator
+        self.mel_cfg = dict(mel_cfg)
+        self.gl_iters = gl_iters
+        self.name = GRIFFIN_LIM if generator is None else "hifigan"
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.mel_cfg["sample_rate"])
+
+    def to(self, device) -> "Vocoder":
+        if self.generator is not None:
+            self.generator.to(device)
+        return self
+
+    @torch.no_grad()
+    def __call__(self, mel: torch.Tensor) -> torch.Tensor:
+        if self.generator is None:
+            return griffin_lim(mel, self.mel_cfg, self.gl_iters)
+        dev = next(self.generator.parameters()).device
+        return self.generator(mel.to(dev, torch.float32)).to(mel.device)
+
+
+def load_vocoder(spec: str | Path | None, mel_cfg=None, config: str | Path | None = None,
+                 device: str | torch.device = "cpu") -> Vocoder:
+    """Build a vocoder from a spec: ``"universal"``/None, ``"griffin-lim"``, or a checkpoint path.
+
+    Args:
+        spec: which vocoder.
+        mel_cfg: the acoustic model's mel definition (dict / OmegaConf / MelConfig). HiFi-GAN refuses
+            with ValueError when it differs from the vocoder's config.json. Required for Griffin–Lim.
+        config: jik876 config.json for a checkpoint path (default: next to it).
+    """
+    from levytts.audio.mel import MelConfig
+
+    model_mel = None if mel_cfg is None else MelConfig.from_cfg(mel_cfg).to_dict()
+    if spec is not None and str(spec) == GRIFFIN_LIM:
+        if model_mel is None:
+            raise ValueError("Griffin–Lim needs the mel configuration (mel_cfg)")
+        return Vocoder(None, model_mel)
+    gen = load_hifigan("universal" if spec is None else spec, config, map_location="cpu")
+    voc_mel = gen.cfg.mel_dict()
+    if model_mel is not None:
+        check_mel_config(model_mel, voc_mel)
+    if gen.cfg.upsample_factor != voc_mel["hop_length"]:
+        raise ValueError(f"HiFi-GAN upsampling ({gen.cfg.upsample_factor}) != its hop_size ({voc_mel['hop_length']})")
+    return Vocoder(gen.to(device), voc_mel)
