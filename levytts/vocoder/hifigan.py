@@ -189,6 +189,18 @@ def universal_checkpoint() -> tuple[Path, Path]:
     return found[UNIVERSAL_FILE], found[CONFIG_FILE]
 
 
+def resolve_hifigan(checkpoint: str | Path = "universal", config: str | Path | None = None) -> tuple[Path, HiFiGANConfig]:
+    """(checkpoint path, parsed config) for ``"universal"`` or a checkpoint path; reads no weights."""
+    if str(checkpoint) == "universal":
+        ckpt_path, default_cfg = universal_checkpoint()
+    else:
+        ckpt_path = Path(checkpoint)
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"HiFi-GAN checkpoint not found: {ckpt_path}")
+        default_cfg = ckpt_path.parent / CONFIG_FILE
+    return ckpt_path, HiFiGANConfig.from_json(config if config is not None else default_cfg)
+
+
 def load_hifigan(checkpoint: str | Path = "universal", config: str | Path | None = None,
                  map_location: str | torch.device = "cpu") -> HiFiGANGenerator:
     """Load a HiFi-GAN generator in eval mode.
@@ -199,14 +211,7 @@ def load_hifigan(checkpoint: str | Path = "universal", config: str | Path | None
         config: the jik876 ``config.json``; default: ``config.json`` next to the checkpoint.
         map_location: where to load the tensors.
     """
-    if str(checkpoint) == "universal":
-        ckpt_path, default_cfg = universal_checkpoint()
-    else:
-        ckpt_path = Path(checkpoint)
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"HiFi-GAN checkpoint not found: {ckpt_path}")
-        default_cfg = ckpt_path.parent / CONFIG_FILE
-    cfg = HiFiGANConfig.from_json(config if config is not None else default_cfg)
+    ckpt_path, cfg = resolve_hifigan(checkpoint, config)
     try:
         state = torch.load(ckpt_path, map_location=map_location, weights_only=True)
     except Exception as err:

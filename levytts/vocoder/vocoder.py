@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from levytts.vocoder.griffin_lim import griffin_lim
-from levytts.vocoder.hifigan import HiFiGANGenerator, load_hifigan
+from levytts.vocoder.hifigan import HiFiGANGenerator, load_hifigan, resolve_hifigan
 
 GRIFFIN_LIM = "griffin-lim"
 MEL_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f_min", "f_max")
@@ -78,10 +78,12 @@ def load_vocoder(spec: str | Path | None, mel_cfg=None, config: str | Path | Non
         if model_mel is None:
             raise ValueError("Griffin–Lim needs the mel configuration (mel_cfg)")
         return Vocoder(None, model_mel)
-    gen = load_hifigan("universal" if spec is None else spec, config, map_location="cpu")
-    voc_mel = gen.cfg.mel_dict()
+    spec = "universal" if spec is None else spec
+    _, voc_cfg = resolve_hifigan(spec, config)  # check the mel definition before reading the weights
+    voc_mel = voc_cfg.mel_dict()
     if model_mel is not None:
         check_mel_config(model_mel, voc_mel)
+    gen = load_hifigan(spec, config, map_location="cpu")
     if gen.cfg.upsample_factor != voc_mel["hop_length"]:
         raise ValueError(f"HiFi-GAN upsampling ({gen.cfg.upsample_factor}) != its hop_size ({voc_mel['hop_length']})")
     return Vocoder(gen.to(device), voc_mel)
