@@ -12,9 +12,10 @@ import sys
 
 # name -> (module path, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo-sampler": ("levytts.levy.demo", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
+    "demo-sampler": ("levytts.demo_sampler", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
     "eval": ("levytts.eval.cli", "speaker similarity (GE2E / CAM++), WER, MCD and F0 of synthesised speech"),
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
+    "data": ("levytts.data.cli", "corpora → filelists, imbalanced mixes by minutes, validation, duration checks"),
 }
 
 

@@ -220,9 +220,9 @@ def isotropic_stable(
     # G first, then A: at α = 2 no A is drawn and the result is exactly √2·randn(shape).
     g = torch.randn(shape, generator=generator, device=device, dtype=dtype)
     if alpha == 2.0:
-        eps = g * math.sqrt(2.0)
+        eps = g.mul_(math.sqrt(2.0))
         a = torch.ones(a_shape, dtype=torch.float64, device=g.device)
     else:
         a = positive_stable(a_shape, alpha, generator=generator, device=device, a_max=a_max, a_max_mode=a_max_mode)
-        eps = g * (2.0 * a).sqrt().to(dtype)
+        eps = g.mul_((2.0 * a).sqrt().to(dtype))  # in place: no second full-size allocation
     return (eps, a) if return_a else eps
