@@ -1,0 +1,143 @@
+"""`levytts data prepare | validate | mix | durations`: corpora → filelists, imbalanced mixes, checks."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _parse_minutes(values: list[str]) -> dict[str, float | None] | None:
+    if not values:
+        return None
+    out: dict[str, float | None] = {}
+    for value in values:
+        speaker, sep, minutes = value.partition("=")
+        if not sep or not speaker:
+            raise ValueError(f"--minutes takes SPEAKER=MINUTES (e.g. lj=1000), got {value!r}")
+        try:
+            out[speaker] = None if minutes == "all" else float(minutes)
+        except ValueError:
+            raise ValueError(f"--minutes {value!r}: MINUTES must be a number or 'all'") from None
+    return out
+
+
+def _parse_source(value: str) -> tuple[str, str]:
+    from levytts.data.readers import READERS
+
+    kind, sep, path = value.partition("=")
+    if not sep or kind not in READERS:
+        raise ValueError(f"--source takes KIND=PATH with KIND one of {READERS}, got {value!r}")
+    return kind, path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub.add_parser("prepare", help="read a corpus, validate it, write filelist + speakers file")
+    p.add_argument("--source", action="append", required=True, type=str,
+                   help="KIND=PATH, KIND in ljspeech/hifitts/libritts/filelist (repeatable)")
+    p.add_argument("--speakers", nargs="*", default=None, help="keep only these speaker ids")
+    p.add_argument("--out-dir", required=True, help="writes filelist.txt and speakers.txt here")
+
+    v = sub.add_parser("validate", help="report, skip and count bad items of a filelist")
+    v.add_argument("filelist")
+    v.add_argument("--speakers-file", default=None, help="speakers.txt: items of other speakers are bad")
+    v.add_argument("--out", default=None, help="write the kept items to this filelist")
+
+    m = sub.add_parser("mix", help="imbalanced set by minutes per speaker, with train/val/test splits")
+    m.add_argument("--source", action="append", required=True, help="KIND=PATH (repeatable)")
+    m.add_argument("--minutes", nargs="+", default=[], help="SPEAKER=MINUTES ... (e.g. lj=1000 9017=10); "
+                   "speakers not listed are left out; 'all' keeps everything")
+    m.add_argument("--seed", type=int, default=1234)
+    m.add_argument("--n-test", type=int, default=10, help="held-out test utterances per speaker")
+    m.add_argument("--n-val", type=int, default=5, help="validation utterances per speaker")
+    m.add_argument("--held-out-texts", default=None, help="file of sentences (one a line) never to train on")
+    m.add_argument("--out-dir", required=True, help="writes filelists/{train,val,test}.txt, speakers.txt, summary.json")
+
+    d = sub.add_parser("durations", help="check TextGrid phone durations sum to each mel length")
+    d.add_argument("filelist")
+    d.add_argument("--textgrid-dir", required=True, help="<dir>/<speaker>/<utt>.TextGrid (MFA layout)")
+    d.add_argument("--sample-rate", type=int, required=True)
+    d.add_argument("--hop-length", type=int, required=True)
+    d.add_argument("--tolerance", type=int, default=2)
+
+
+def _read_sources(sources: list[str], speakers: list[str] | None):
+    from levytts.data.readers import read_corpus
+
+    items = []
+    for value in sources:
+        kind, path = _parse_source(value)
+        items.extend(read_corpus(kind, path, speakers=speakers))
+    return items
+
+
+def _n_frames(wav_path: str, sample_rate: int, hop_length: int) -> int:
+    import math
+
+    import soundfile as sf
+
+    info = sf.info(wav_path)
+    n_samples = info.frames if info.samplerate == sample_rate else math.ceil(info.frames * sample_rate / info.samplerate)
+    return n_samples // hop_length
+
+
+def main(args: argparse.Namespace) -> int:
+    from levytts.data.filelists import read_filelist, read_speakers, write_filelist, write_speakers
+    from levytts.data.mix import mix_by_minutes
+    from levytts.data.validate import validate_utterances
+
+    if args.action == "prepare":
+        kept, _ = validate_utterances(_read_sources(args.source, args.speakers))
+        out = Path(args.out_dir)
+        write_filelist(out / "filelist.txt", kept)
+        write_speakers(out / "speakers.txt", sorted({u.speaker for u in kept}))
+        print(f"wrote {out / 'filelist.txt'} ({len(kept)} utterances, {sum(u.duration for u in kept) / 60:.1f} min)")
+        return 0
+    if args.action == "validate":
+        speakers = read_speakers(args.speakers_file) if args.speakers_file else None
+        kept, problems = validate_utterances(read_filelist(args.filelist), speakers=speakers)
+        if args.out:
+            write_filelist(args.out, kept)
+        return 0
+    if args.action == "mix":
+        minutes = _parse_minutes(args.minutes)
+        readers_speakers = [s for s in minutes] if minutes else None
+        kept, _ = validate_utterances(_read_sources(args.source, readers_speakers))
+        held = None
+        if args.held_out_texts:
+            path = Path(args.held_out_texts)
+            if not path.is_file():
+                raise FileNotFoundError(f"--held-out-texts file not found: {path}")
+            held = {line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+        splits, summary = mix_by_minutes(kept, minutes, seed=args.seed, n_test=args.n_test, n_val=args.n_val,
+                                         held_out_texts=held)
+        out = Path(args.out_dir)
+        for name, items in splits.items():
+            write_filelist(out / "filelists" / f"{name}.txt", items)
+        write_speakers(out / "speakers.txt", sorted(summary))
+        from levytts.audio.io import atomic_write
+
+        with atomic_write(out / "summary.json") as tmp:
+            tmp.write_text(json.dumps({"seed": args.seed, "speakers": summary}, indent=1) + "\n")
+        for speaker, s in summary.items():
+            note = "  (short of target: all data used)" if s["short_of_target"] else ""
+            print(f"{speaker}: train {s['train_minutes']:.1f} min ({s['train']} utts), val {s['val']}, "
+                  f"test {s['test']}{note}")
+        return 0
+    if args.action == "durations":
+        from levytts.data.durations import textgrid_to_durations
+
+        bad = 0
+        items = read_filelist(args.filelist)
+        for utt in items:
+            grid = Path(args.textgrid_dir) / utt.speaker / f"{utt.utt_id}.TextGrid"
+            try:
+                textgrid_to_durations(grid, _n_frames(utt.wav_path, args.sample_rate, args.hop_length),
+                                      args.sample_rate, args.hop_length, tolerance=args.tolerance)
+            except (ValueError, FileNotFoundError, RuntimeError) as err:
+                bad += 1
+                print(f"bad: {utt.utt_id}: {err}", file=sys.stderr)
+        print(f"checked {len(items)} TextGrids: {len(items) - bad} ok, {bad} bad")
+        return 1 if bad else 0
+    raise ValueError(f"unknown action {args.action!r}")
