@@ -103,7 +103,7 @@ def write_textgrid(path: str | os.PathLike, phones: list[tuple[float, float, str
 
     if not phones:
         raise ValueError(f"no phone intervals to write to {path}")
-    xmax = duration if duration is not None else phones[-1][1]
+    xmax = round(duration if duration is not None else phones[-1][1], 6)
     grid = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=xmax)
     def tidy(intervals):  # 1 µs resolution, as aligners write (no 0.29400000000000004)
         return [(round(s, 6), round(e, 6), lab) for s, e, lab in intervals if round(e, 6) > round(s, 6)]

@@ -110,8 +110,11 @@ def load_sentences(source_dir: str = FORTUNE_DIR, files=FORTUNE_FILES, min_words
                 if key in seen:
                     continue
                 try:
-                    phonemizer(sentence)
+                    normalised, _ = phonemizer(sentence)
                 except ValueError:
+                    continue
+                words = [w for w in normalised.split() if w[0].isalpha()]
+                if _flite_lexicon(words, [phonemizer.word_to_phones(w) for w in words]) is None:
                     continue
                 seen.add(key)
                 out.append(sentence)
@@ -123,6 +126,15 @@ def _flite_word(word: str) -> str:
     out unpronounceable tokens: give it the word without apostrophes, with our pronunciation (a
     sentence where this collides with another word, "we'll" / "well", is skipped)."""
     return word.replace("'", "")
+
+
+def _flite_lexicon(words: list[str], word_phones: list[list[str]]) -> dict[str, str] | None:
+    """flite lexicon addenda {flite word: pronunciation}; None when two words collide ("we'll", "well")."""
+    lexicon: dict[str, str] = {}
+    for word, phones in zip(words, word_phones):
+        if lexicon.setdefault(_flite_word(word), _flite_pron(phones)) != _flite_pron(phones):
+            return None
+    return lexicon
 
 
 def _flite_text(normalised: str) -> str:
@@ -150,10 +162,9 @@ def synthesize(sentence: str, voice: Voice, wav_out: Path, grid_out: Path, sampl
     normalised, _ = phonemizer(sentence)
     words = [w for w in normalised.split() if w[0].isalpha()]
     word_phones = [phonemizer.word_to_phones(w) for w in words]
-    lexicon: dict[str, str] = {}
-    for word, phones in zip(words, word_phones):
-        if lexicon.setdefault(_flite_word(word), _flite_pron(phones)) != _flite_pron(phones):
-            return None, "apostrophe-free spelling collides with another word"
+    lexicon = _flite_lexicon(words, word_phones)
+    if lexicon is None:
+        return None, "apostrophe-free spelling collides with another word"
     with tempfile.TemporaryDirectory(prefix="levytts_flite_") as tmp:
         tmp = Path(tmp)
         lex = tmp / "lex.txt"
@@ -167,7 +178,9 @@ def synthesize(sentence: str, voice: Voice, wav_out: Path, grid_out: Path, sampl
         segments = [(ph, float(end)) for ph, end in re.findall(r"(\w+):([0-9.]+)", proc.stdout)]
         if voice.pitch_cents:
             shifted = tmp / "shifted.wav"
-            subprocess.run(["sox", str(raw), str(shifted), "pitch", str(voice.pitch_cents)], check=True,
+            # -R: repeatable (sox seeds its dither randomly otherwise); float output: no dither at all.
+            subprocess.run(["sox", "-R", str(raw), "-e", "floating-point", "-b", "32", str(shifted),
+                            "pitch", str(voice.pitch_cents)], check=True,
                            capture_output=True, timeout=120)
             raw = shifted
         audio, _ = load_audio(raw, sr=sample_rate)
@@ -193,7 +206,12 @@ def synthesize(sentence: str, voice: Voice, wav_out: Path, grid_out: Path, sampl
     save_wav(wav_out, audio, sample_rate)
     write_textgrid(grid_out, phones, word_iv, duration=duration)
     # The same import path as MFA output: must sum to the mel length.
-    textgrid_to_durations(grid_out, len(audio) // hop_length, sample_rate, hop_length)
+    try:
+        textgrid_to_durations(grid_out, len(audio) // hop_length, sample_rate, hop_length)
+    except ValueError:
+        wav_out.unlink()
+        grid_out.unlink()
+        return None, "TextGrid durations do not sum to the mel length"
     return duration, None
 
 
@@ -225,7 +243,7 @@ def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, fl
     sentences = load_sentences(text_dir)
     rng = random.Random(seed)
     rng.shuffle(sentences)
-    if len(sentences) < n_test + 10:
+    if len(sentences) <= n_test:
         raise ValueError(f"only {len(sentences)} usable sentences in {text_dir}")
     test_sentences, pool = sentences[:n_test], sentences[n_test:]
     log(f"{len(sentences)} sentences ({n_test} held out for test)")

@@ -11,12 +11,13 @@ PROBLEMS = ("missing audio", "corrupt audio", "empty audio", "empty text", "unkn
 
 
 def validate_utterances(utterances: list[Utterance], speakers: list[str] | None = None, check_text: bool = True,
-                        log=sys.stderr, max_reports: int = 20) -> tuple[list[Utterance], Counter]:
+                        log="stderr", max_reports: int = 20) -> tuple[list[Utterance], Counter]:
     """Keep the usable utterances.
 
     Checks: audio file exists, its header decodes, it has samples (via soundfile.info, no full decode);
     text is non-empty (and, with ``check_text``, phonemises); speaker is in ``speakers`` when given.
-    The first ``max_reports`` problems are printed one a line to ``log``, then a summary line with counts.
+    The first ``max_reports`` problems are printed one a line to ``log`` (a file object; ``"stderr"``
+    is the current sys.stderr, ``None`` prints nothing), then a summary line with counts.
 
     Returns:
         (kept utterances with ``duration`` filled in, Counter problem → count).
@@ -25,6 +26,8 @@ def validate_utterances(utterances: list[Utterance], speakers: list[str] | None 
 
     from levytts.text import Phonemizer
 
+    if log == "stderr":
+        log = sys.stderr
     phonemizer = Phonemizer() if check_text else None
     known = set(speakers) if speakers is not None else None
     kept, problems = [], Counter()
