@@ -54,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--held-out-texts", default=None, help="file of sentences (one a line) never to train on")
     m.add_argument("--out-dir", required=True, help="writes filelists/{train,val,test}.txt, speakers.txt, summary.json")
 
+    a = sub.add_parser("mfa-corpus", help="lay out <dir>/<speaker>/<utt>.wav + .lab for Montreal Forced Aligner")
+    a.add_argument("filelist")
+    a.add_argument("--out-dir", required=True)
+    a.add_argument("--copy", action="store_true", help="copy wavs instead of symlinking them")
+
     d = sub.add_parser("durations", help="check TextGrid phone durations sum to each mel length")
     d.add_argument("filelist")
     d.add_argument("--textgrid-dir", required=True, help="<dir>/<speaker>/<utt>.TextGrid (MFA layout)")
@@ -124,6 +129,12 @@ def main(args: argparse.Namespace) -> int:
             note = "  (short of target: all data used)" if s["short_of_target"] else ""
             print(f"{speaker}: train {s['train_minutes']:.1f} min ({s['train']} utts), val {s['val']}, "
                   f"test {s['test']}{note}")
+        return 0
+    if args.action == "mfa-corpus":
+        from levytts.data.mfa import write_mfa_corpus
+
+        n = write_mfa_corpus(read_filelist(args.filelist), args.out_dir, link=not args.copy)
+        print(f"wrote an MFA corpus of {n} utterances to {args.out_dir}")
         return 0
     if args.action == "durations":
         from levytts.data.durations import textgrid_to_durations
