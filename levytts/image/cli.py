@@ -1,0 +1,295 @@
+"""``levytts image ACTION [hydra overrides]`` — the image recipes' stages.
+
+Actions (each reads the hydra config tree in ``--config-dir``, default ``configs/image``):
+
+- ``prepare``     read the dataset (CIFAR-10 archive / Fashion-MNIST IDX), make the long-tail subset,
+                  write ``${exp_dir}/data/{train,train_full,test}.npz``
+- ``classifier``  train the small feature classifier on the full real training set (``classifier.pt``)
+- ``train``       train the diffusion model with Lightning (``${run_dir}/model.ckpt``)
+- ``sample``      run the sampler grid, write ``${run_dir}/samples/*.npz`` and PNG grids
+- ``evaluate``    FD / PRDC / per-class coverage in classifier features (+ FID if ``eval.inception_weights``)
+- ``report``      markdown tables (Popov Tables 1, 2, 4 shape) over ``report.runs``
+- ``make-fixture`` write a tiny dataset in the real on-disk format (``--kind cifar10|fashion_mnist --out DIR``)
+
+Example: ``levytts image train experiment=fashion_mnist_lt alpha=1.8``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "make-fixture")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", choices=ACTIONS, help="recipe stage to run")
+    parser.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8")
+    parser.add_argument("--config-dir", default="configs/image", help="hydra config tree (default: configs/image)")
+    parser.add_argument("--kind", choices=("cifar10", "fashion_mnist"), help="make-fixture: format to write")
+    parser.add_argument("--out", help="make-fixture: output folder")
+
+
+def load_config(config_dir: str | Path = "configs/image", overrides=()):
+    """Compose the hydra config ``config.yaml`` of ``config_dir`` with ``overrides`` (resolved DictConfig)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    config_dir = Path(config_dir).resolve()
+    if not (config_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{config_dir}/config.yaml not found: run from the repository root or pass "
+                                "--config-dir path/to/configs/image")
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    OmegaConf.resolve(cfg)
+    return cfg
+
+
+def _log(msg: str) -> None:
+    print(f"[levytts image] {msg}", flush=True)
+
+
+def _device(cfg) -> str:
+    import torch
+
+    want = cfg.get("device", "auto")
+    if want == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return want
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------
+def prepare(cfg) -> None:
+    from levytts.image.data import class_names, long_tail_indices, read_dataset, resize_uint8, save_npz
+
+    d = cfg.data
+    out = Path(cfg.exp_dir) / "data"
+    x, y = read_dataset(d.dataset, d.root, "train")
+    xt, yt = read_dataset(d.dataset, d.root, "test")
+    x, xt = resize_uint8(x, d.resolution), resize_uint8(xt, d.resolution)
+    names = np.array(class_names(d.dataset))
+    full = np.arange(len(y))
+    if d.get("max_full") and d.max_full < len(y):
+        full = np.sort(np.random.default_rng(d.lt_seed).choice(len(y), d.max_full, replace=False))
+    save_npz(out / "train_full.npz", images=x[full], labels=y[full], class_names=names)
+    idx = long_tail_indices(y, d.lt_counts, d.lt_seed) if d.long_tail else np.arange(len(y))
+    save_npz(out / "train.npz", images=x[idx], labels=y[idx], class_names=names)
+    nt = min(len(yt), d.get("max_test") or len(yt))
+    save_npz(out / "test.npz", images=xt[:nt], labels=yt[:nt], class_names=names)
+    counts = np.bincount(y[idx], minlength=d.num_classes).tolist()
+    _log(f"prepared {d.name}: train {len(idx)} images (per class {counts}), train_full {len(full)}, test {nt} → {out}")
+
+
+def classifier(cfg) -> None:
+    import torch
+
+    from levytts.image.classifier import predict, train_classifier
+    from levytts.image.data import load_npz
+
+    c, dev = cfg.classifier, _device(cfg)
+    data_dir = Path(cfg.exp_dir) / "data"
+    tr, te = load_npz(data_dir / "train_full.npz"), load_npz(data_dir / "test.npz")
+    t0 = time.time()
+    model = train_classifier(tr["images"], tr["labels"], cfg.data.num_classes, epochs=c.epochs, batch_size=c.batch_size,
+                             lr=c.lr, seed=cfg.seed, device=dev, log=_log)
+    _, pred = predict(model, te["images"], device=dev)
+    acc = float((pred == te["labels"]).mean())
+    path = Path(cfg.exp_dir) / "classifier.pt"
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "in_channels": model.in_channels,
+                "num_classes": cfg.data.num_classes}, tmp)
+    tmp.replace(path)
+    _write_json(Path(cfg.exp_dir) / "classifier.json", {"test_accuracy": acc, "seconds": time.time() - t0,
+                                                        "train_images": int(len(tr["labels"]))})
+    _log(f"classifier test accuracy {acc:.4f} ({time.time() - t0:.0f} s) → {path}")
+
+
+def load_classifier(path: Path, device="cpu"):
+    import torch
+
+    from levytts.image.classifier import SmallClassifier
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the classifier stage first")
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    model = SmallClassifier(ck["in_channels"], ck["num_classes"])
+    model.load_state_dict(ck["state_dict"])
+    return model.to(device).eval()
+
+
+def train(cfg) -> None:
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+    from omegaconf import OmegaConf
+
+    from levytts.image.data import ImageArrayDataset, load_npz
+    from levytts.image.module import ImageDiffusion
+
+    L.seed_everything(cfg.seed, workers=True)
+    t = cfg.trainer
+    data_dir = Path(cfg.exp_dir) / "data"
+    tr, te = load_npz(data_dir / "train.npz"), load_npz(data_dir / "test.npz")
+    n_val = min(len(te["labels"]), int(t.val_images))
+    train_dl = torch.utils.data.DataLoader(ImageArrayDataset(tr["images"], tr["labels"], hflip=cfg.data.hflip),
+                                           batch_size=cfg.data.batch_size, shuffle=True, drop_last=True,
+                                           num_workers=cfg.data.num_workers)
+    val_dl = torch.utils.data.DataLoader(ImageArrayDataset(te["images"][:n_val], te["labels"][:n_val]),
+                                         batch_size=cfg.data.batch_size)
+    model = ImageDiffusion(net=OmegaConf.to_container(cfg.model, resolve=True),
+                           diffusion=OmegaConf.to_container(cfg.diffusion, resolve=True),
+                           optim=OmegaConf.to_container(t.optim, resolve=True), ema_decay=t.ema_decay,
+                           label_dropout=t.label_dropout)
+    run_dir = Path(cfg.run_dir)
+    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every)
+    trainer = L.Trainer(max_steps=t.max_steps, accelerator=t.accelerator, devices=1, precision=t.precision,
+                        gradient_clip_val=t.grad_clip, default_root_dir=run_dir, callbacks=[ckpt_cb],
+                        logger=CSVLogger(run_dir, name="logs"), log_every_n_steps=t.log_every,
+                        val_check_interval=min(t.val_every, t.max_steps), check_val_every_n_epoch=None,
+                        limit_val_batches=1.0 if n_val else 0, enable_progress_bar=t.progress_bar,
+                        num_sanity_val_steps=0, max_time=t.get("max_time"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    n_params = sum(p.numel() for p in model.net.parameters())
+    _log(f"training {cfg.run_name}: {n_params / 1e6:.2f} M parameters, {len(tr['labels'])} images, {t.max_steps} steps")
+    t0 = time.time()
+    trainer.fit(model, train_dl, val_dl, ckpt_path=str(last) if last.is_file() and t.resume else None)
+    trainer.save_checkpoint(run_dir / "model.ckpt")
+    _write_json(run_dir / "train.json", {"steps": trainer.global_step, "seconds": time.time() - t0,
+                                         "parameters": n_params, "train_images": int(len(tr["labels"])),
+                                         "final_train_loss": float(trainer.callback_metrics.get("train/loss", math.nan)),
+                                         "val_loss": float(trainer.callback_metrics.get("val/loss", math.nan))})
+    _log(f"trained {trainer.global_step} steps in {time.time() - t0:.0f} s → {run_dir / 'model.ckpt'}")
+
+
+def load_model(run_dir: Path, device="cpu"):
+    from levytts.image.module import ImageDiffusion
+
+    path = run_dir / "model.ckpt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the train stage first")
+    return ImageDiffusion.load_from_checkpoint(path, map_location=device, weights_only=False).eval()
+
+
+def sample_grid(cfg) -> None:
+    import torch
+
+    from levytts.image.data import load_npz, save_npz, to_uint8
+    from levytts.image.sampling import entry_name, generate, grid_entries, save_png
+
+    s, dev = cfg.sampler, _device(cfg)
+    run_dir = Path(cfg.run_dir)
+    model = load_model(run_dir, dev)
+    net = model.sampling_net(s.use_ema)
+    shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
+    labels_src = load_npz(Path(cfg.exp_dir) / "data" / "train.npz")["labels"]
+    freq = np.bincount(labels_src, minlength=cfg.data.num_classes) / len(labels_src)
+    timings = {}
+    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers):
+        name = entry_name(sampler, solver, steps)
+        out = run_dir / "samples" / f"{name}.npz"
+        if out.is_file() and not s.overwrite:
+            _log(f"{name}: exists, skipped")
+            continue
+        g = torch.Generator(device=dev).manual_seed(int(s.seed))
+        rng = np.random.default_rng(int(s.seed))
+        imgs, labs, t0 = [], [], time.time()
+        for i in range(0, s.n_samples, s.batch_size):
+            b = min(s.batch_size, s.n_samples - i)
+            y = None
+            if model.class_cond:
+                p = freq if s.labels == "train" else np.full(cfg.data.num_classes, 1 / cfg.data.num_classes)
+                y = torch.from_numpy(rng.choice(cfg.data.num_classes, size=b, p=p)).to(dev)
+                labs.append(y.cpu().numpy())
+            x = generate(net, model.proc, (b, *shape), sampler, solver, steps, eta=s.eta, grid=s.grid, t_eps=s.t_eps,
+                         y=y, generator=g)
+            imgs.append(to_uint8(x).cpu().numpy())
+        images = np.concatenate(imgs)
+        labels = np.concatenate(labs) if labs else np.full(len(images), -1)
+        save_npz(out, images=images, labels=labels)
+        save_png(run_dir / "samples" / f"{name}.png", images[: s.png_n])
+        timings[name] = time.time() - t0
+        _log(f"{name}: {len(images)} images in {timings[name]:.1f} s")
+    old = json.loads((run_dir / "sample_times.json").read_text()) if (run_dir / "sample_times.json").is_file() else {}
+    _write_json(run_dir / "sample_times.json", {**old, **timings})
+
+
+def evaluate(cfg) -> None:
+    from levytts.image.classifier import predict
+    from levytts.image.data import load_npz
+    from levytts.image.metrics import (extract_features, frechet_distance_features, load_fid_inception,
+                                       per_class_coverage, prdc, prdc_per_class)
+    from levytts.image.sampling import entry_name, grid_entries
+
+    e, s, dev = cfg.eval, cfg.sampler, _device(cfg)
+    run_dir = Path(cfg.run_dir)
+    clf = load_classifier(Path(cfg.exp_dir) / "classifier.pt", dev)
+    real = load_npz(Path(cfg.exp_dir) / "data" / f"{e.real}.npz")
+    if e.get("max_real") and e.max_real < len(real["labels"]):
+        keep = np.sort(np.random.default_rng(0).choice(len(real["labels"]), e.max_real, replace=False))
+        real = {k: (v[keep] if k != "class_names" else v) for k, v in real.items()}
+    real_f, _ = predict(clf, real["images"], device=dev)
+    inception = load_fid_inception(e.inception_weights, dev).to(dev) if e.get("inception_weights") else None
+    real_inc = extract_features(inception, real["images"], device=dev) if inception is not None else None
+    results = {"feature_space": "small classifier trained on the real training set (NOT Inception: not FID)",
+               "real_set": e.real, "n_real": int(len(real["labels"])), "k": int(e.k), "entries": {}}
+    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers):
+        name = entry_name(sampler, solver, steps)
+        path = run_dir / "samples" / f"{name}.npz"
+        if not path.is_file():
+            _log(f"{name}: no samples, skipped")
+            continue
+        fake = load_npz(path)
+        fake_f, pred = predict(clf, fake["images"], device=dev)
+        fake_labels = fake["labels"] if (fake["labels"] >= 0).all() else pred
+        r = {"sampler": sampler, "solver": solver, "steps": steps, "n_fake": int(len(pred)),
+             "fd_classifier": frechet_distance_features(real_f, fake_f),
+             **prdc(real_f, fake_f, e.k),
+             "per_class_coverage": per_class_coverage(real_f, real["labels"], fake_f, e.k, cfg.data.num_classes).tolist(),
+             "per_class_prdc": prdc_per_class(real_f, real["labels"], fake_f, fake_labels, e.k, cfg.data.num_classes),
+             "predicted_class_share": (np.bincount(pred, minlength=cfg.data.num_classes) / len(pred)).tolist()}
+        if inception is not None:
+            fake_inc = extract_features(inception, fake["images"], device=dev)
+            r["fid"] = frechet_distance_features(real_inc, fake_inc)
+            r["inception_prdc"] = prdc(real_inc, fake_inc, e.k)
+        results["entries"][name] = r
+        _log(f"{name}: FD(classifier) {r['fd_classifier']:.3f} precision {r['precision']:.3f} recall {r['recall']:.3f} "
+             f"density {r['density']:.3f} coverage {r['coverage']:.3f}")
+    results["real_class_share"] = (np.bincount(real["labels"], minlength=cfg.data.num_classes) / len(real["labels"])).tolist()
+    _write_json(run_dir / "metrics.json", results)
+
+
+def report(cfg) -> None:
+    from levytts.image.report import write_report
+
+    out = write_report(cfg)
+    _log(f"report → {out}")
+
+
+def make_fixture(args) -> None:
+    from levytts.image.fixtures import write_cifar10, write_fashion_mnist
+
+    if not args.kind or not args.out:
+        raise ValueError("make-fixture needs --kind cifar10|fashion_mnist and --out DIR")
+    path = write_cifar10(args.out) if args.kind == "cifar10" else write_fashion_mnist(args.out)
+    _log(f"wrote a tiny {args.kind} fixture in the real format: {path}")
+
+
+def main(args) -> int:
+    if args.action == "make-fixture":
+        make_fixture(args)
+        return 0
+    cfg = load_config(args.config_dir, args.overrides)
+    {"prepare": prepare, "classifier": classifier, "train": train, "sample": sample_grid, "evaluate": evaluate,
+     "report": report}[args.action](cfg)
+    return 0
