@@ -12,6 +12,7 @@ import sys
 
 # name -> (module path, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "image": ("levytts.image.cli", "image branch stages: prepare | classifier | train | sample | evaluate | report | make-fixture"),
     "demo-sampler": ("levytts.demo_sampler", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
     "eval": ("levytts.eval.cli", "speaker similarity (GE2E / CAM++), WER, MCD and F0 of synthesised speech"),
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
