@@ -8,6 +8,7 @@ Numbers are spelled with ``inflect``; unicode is transliterated with ``unidecode
 (the Tacotron/keithito cleaners do much the same; we write our own because those are not a package):
 - ``$3.50`` → "three dollars fifty cents"; ``£``, ``€`` and ``¥`` likewise (pounds / euros / yen);
 - ``1st``, ``22nd`` → ordinals; ``3.14`` → "three point one four"; ``1,000,000`` → one million;
+- integers with a leading zero or more than 15 digits are read digit by digit;
 - integers 1100..2099 except 2000..2009 read as years ("nineteen ninety five", "nineteen hundred",
   "nineteen oh five");
 - ``%`` → percent, ``&`` → and, ``+`` → plus, ``@`` → at; other symbols are dropped.
@@ -70,7 +71,7 @@ def _cardinal(number: int) -> str:
 def _spell_integer(digits: str) -> str:
     """Read an integer string, as a year when it looks like one (1100..2099, not a multiple of 100)."""
     number = int(digits)
-    if len(digits) > 1 and digits.startswith("0"):  # "007" → "zero zero seven"
+    if (len(digits) > 1 and digits.startswith("0")) or len(digits) > 15:  # "007" → "zero zero seven"
         return " ".join(_cardinal(int(d)) for d in digits)
     if 1100 <= number <= 2099 and not 2000 <= number < 2010:
         century, rest = divmod(number, 100)
