@@ -123,7 +123,8 @@ def compare_to_reference(synth: np.ndarray, ref: np.ndarray, config: DistanceCon
         if n_both >= 2:
             a, b = f0_s[i_f][both], f0_r[j_f][both]
             rmse = float(np.sqrt(np.mean((a - b) ** 2)))
-            corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+            # A contour moving less than 1 mHz is flat (pYIN's grid jitter): no correlation defined.
+            corr = float(np.corrcoef(a, b)[0, 1]) if min(a.std(), b.std()) > 1e-3 else float("nan")
     return DistanceResult(mcd, rmse, corr, vuv, len(i), n_both)
 
 

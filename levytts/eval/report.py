@@ -343,6 +343,9 @@ def plot(result: EvalResult, path: str | os.PathLike) -> Path:
                     ax.axhline(getattr(r, key), linestyle="--", color="gray", linewidth=1)
                     ax.annotate(r.condition, (0.01, getattr(r, key)), xycoords=("axes fraction", "data"), fontsize=8)
             ax.set_xscale("log")
+            ticks = sorted({r.steps for r in stepped})
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.minorticks_off()
             ax.set_xlabel("steps")
             ax.legend(fontsize=8)
         else:
