@@ -32,6 +32,12 @@ def test_ljspeech_reader_uses_normalized_column(tmp_path):
     assert items[0].wav_path == str(root / "wavs" / "LJ001-0001.wav")
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
         read_ljspeech(tmp_path)
+    from levytts.cli import main
+
+    (root / "wavs" / "LJ001-0002.wav").unlink()  # a missing file is reported and skipped
+    assert main(["data", "prepare", "--source", f"ljspeech={root}", "--out-dir", str(tmp_path / "out")]) == 0
+    assert [u.utt_id for u in read_filelist(tmp_path / "out" / "filelist.txt")] == ["LJ001-0001"]
+    assert read_speakers(tmp_path / "out" / "speakers.txt") == ["lj"]
 
 
 def test_hifitts_reader_speaker_from_manifest_name(tmp_path):
