@@ -14,9 +14,12 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("levytts.image.cli", "image branch stages: prepare | classifier | train | sample | evaluate | report | make-fixture"),
     "demo-sampler": ("levytts.demo_sampler", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
+    "toy2d": ("levytts.toy.cli", "2-D toy studies (LIM two Gaussians, DLPM tails and grid, samplers, variation)"),
     "eval": ("levytts.eval.cli", "speaker similarity (GE2E / CAM++), WER, MCD and F0 of synthesised speech"),
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
     "data": ("levytts.data.cli", "corpora → filelists, imbalanced mixes by minutes, validation, duration checks"),
+    "synth": ("levytts.tts.synth", "synthesise speech from text with a trained checkpoint (prints RTF)"),
+    "train": ("levytts.tts.train", "train the TTS model (Lightning + hydra overrides, e.g. experiment=offline_tiny)"),
 }
 
 

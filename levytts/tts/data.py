@@ -1,0 +1,173 @@
+"""Training data for the TTS model: filelist → (ids, mel, speaker, durations) and resumable batching.
+
+Utterances come from a ``wav_path|speaker|text`` filelist (levytts.data). Phones: from the utterance's
+TextGrid (``<textgrid_dir>/<speaker>/<utt_id>.TextGrid``) when a TextGrid directory is given — then the
+phone durations come with them (teacher forcing) — otherwise from the text through the phonemizer
+(durations then come from MAS). With ``add_blank`` the blank id is interspersed — only for MAS: under
+TextGrid durations a blank would get 0 frames, whose log duration (Grad-TTS's duration loss) is -18, so
+teacher-forced data keep the plain phone sequence (``TTSDataset.add_blank`` tells which was used).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+
+class TTSDataset(Dataset):
+    """Items: dict(ids (L,), mel (n_mels, T) raw log-mel, spk int, durations (L,) or None).
+
+    Args:
+        utterances: list of :class:`levytts.data.Utterance`.
+        symbols: :class:`levytts.text.SymbolTable`; speakers: ordered speaker ids (index = model speaker id).
+        mel_cfg: mel definition (MelConfig fields).
+        textgrid_dir: TextGrid root or None; add_blank: intersperse blanks.
+        cache: keep computed items in memory.
+    """
+
+    def __init__(self, utterances, symbols, speakers: list[str], mel_cfg, textgrid_dir: str | None = None,
+                 add_blank: bool = True, cache: bool = True):
+        from levytts.audio.mel import MelConfig, MelSpectrogram
+
+        if not utterances:
+            raise ValueError("the filelist holds no utterances")
+        self.utts = list(utterances)
+        self.symbols = symbols
+        self.speakers = list(speakers)
+        self.spk_index = {s: i for i, s in enumerate(self.speakers)}
+        unknown = sorted({u.speaker for u in self.utts} - set(self.spk_index))
+        if unknown:
+            raise ValueError(f"speakers {unknown} are not in the speaker list {self.speakers}")
+        self.mel_cfg = MelConfig.from_cfg(mel_cfg)
+        self.mel = MelSpectrogram.from_cfg(self.mel_cfg)
+        self.textgrid_dir = None if textgrid_dir in (None, "", "null") else Path(textgrid_dir)
+        if self.textgrid_dir is not None and not self.textgrid_dir.is_dir():
+            raise FileNotFoundError(f"TextGrid directory not found: {self.textgrid_dir} (set data.textgrid_dir: null "
+                                    "to align with MAS instead)")
+        self.add_blank = add_blank and self.textgrid_dir is None
+        self._cache: dict[int, dict] | None = {} if cache else None
+        self._phonemizer = None
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def _phones(self, text: str) -> list[str]:
+        if self._phonemizer is None:
+            from levytts.text import Phonemizer
+
+            self._phonemizer = Phonemizer()
+        return self._phonemizer(text)[1]
+
+    def load(self, i: int) -> dict:
+        from levytts.audio.io import load_audio
+        from levytts.data import textgrid_to_durations
+
+        u = self.utts[i]
+        audio, _ = load_audio(u.wav_path, self.mel_cfg.sample_rate)
+        with torch.no_grad():
+            mel = self.mel(torch.from_numpy(audio))
+        durations = None
+        if self.textgrid_dir is not None:
+            grid = self.textgrid_dir / u.speaker / f"{u.utt_id}.TextGrid"
+            phones, durs = textgrid_to_durations(grid, mel.shape[-1], self.mel_cfg.sample_rate,
+                                                 self.mel_cfg.hop_length)
+            ids = self.symbols.to_ids(phones)
+            durations = torch.tensor(durs, dtype=torch.long)
+        else:
+            ids = self.symbols.to_ids(self._phones(u.text))
+            if self.add_blank:
+                ids = self.symbols.intersperse(ids)
+        return {"ids": torch.tensor(ids, dtype=torch.long), "mel": mel, "spk": self.spk_index[u.speaker],
+                "durations": durations}
+
+    def __getitem__(self, i: int) -> dict:
+        if self._cache is None:
+            return self.load(i)
+        if i not in self._cache:
+            self._cache[i] = self.load(i)
+        return self._cache[i]
+
+    def mel_statistics(self, max_items: int | None = None) -> tuple[float, float]:
+        """Mean and std of all log-mel values over (up to ``max_items``) utterances."""
+        n, s, s2 = 0, 0.0, 0.0
+        for i in range(len(self) if max_items is None else min(len(self), max_items)):
+            m = self[i]["mel"].double()
+            n += m.numel()
+            s += float(m.sum())
+            s2 += float((m**2).sum())
+        mean = s / n
+        return mean, math.sqrt(max(s2 / n - mean**2, 1e-12))
+
+
+def collate(items: list[dict]) -> dict:
+    """Pad a list of items into a batch.
+
+    Returns:
+        dict: ids (B, L) (pad 0), id_lengths (B,), mels (B, n_mels, T) (pad 0), mel_lengths (B,), spk (B,),
+        durations (B, L) or None.
+    """
+    B = len(items)
+    L = max(len(it["ids"]) for it in items)
+    T = max(it["mel"].shape[-1] for it in items)
+    n_mels = items[0]["mel"].shape[0]
+    ids = torch.zeros(B, L, dtype=torch.long)
+    mels = torch.zeros(B, n_mels, T)
+    has_dur = all(it["durations"] is not None for it in items)
+    durations = torch.zeros(B, L, dtype=torch.long) if has_dur else None
+    for b, it in enumerate(items):
+        ids[b, : len(it["ids"])] = it["ids"]
+        mels[b, :, : it["mel"].shape[-1]] = it["mel"]
+        if has_dur:
+            durations[b, : len(it["durations"])] = it["durations"]
+    return {"ids": ids, "id_lengths": torch.tensor([len(it["ids"]) for it in items]), "mels": mels,
+            "mel_lengths": torch.tensor([it["mel"].shape[-1] for it in items]),
+            "spk": torch.tensor([it["spk"] for it in items], dtype=torch.long), "durations": durations}
+
+
+class ResumableBatchSampler(Sampler):
+    """Shuffled batches, one permutation per epoch from (seed, epoch); resumes mid-epoch.
+
+    Lightning does not restore a plain sampler's position, so the training module sets ``start`` (the
+    number of batches of the current epoch already trained) after a resume. For DDP every rank takes
+    the batches ``rank::world_size`` of the same permutation (set ``use_distributed_sampler: false``).
+    """
+
+    def __init__(self, n_items: int, batch_size: int, seed: int = 0, drop_last: bool = True, rank: int = 0,
+                 world_size: int = 1):
+        if n_items < 1:
+            raise ValueError("no training items")
+        self.n, self.batch_size, self.seed, self.drop_last = n_items, batch_size, seed, drop_last
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()
+        bs = self.batch_size
+        batches = [perm[i: i + bs] for i in range(0, self.n, bs)]
+        if self.drop_last and len(batches) > 1 and len(batches[-1]) < bs:
+            batches = batches[:-1]
+        per_rank = len(batches) // self.world_size if self.world_size > 1 else len(batches)
+        return batches[self.rank::self.world_size][:per_rank]
+
+    def __len__(self) -> int:
+        return len(self._batches())
+
+    def __iter__(self):
+        batches = self._batches()[self.start:]
+        self.start = 0
+        return iter(batches)
+
+
+def make_loader(dataset: TTSDataset, batch_size: int, seed: int, shuffle: bool = True, num_workers: int = 0,
+                rank: int = 0, world_size: int = 1) -> DataLoader:
+    if shuffle:
+        sampler = ResumableBatchSampler(len(dataset), min(batch_size, len(dataset)), seed, True, rank, world_size)
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, num_workers=num_workers)

@@ -1,0 +1,184 @@
+"""Lightning wrapper: generic training code (optimiser, EMA, skipped steps, logging, validation synthesis).
+
+The model itself lives in :mod:`levytts.tts.model` (the Matcha-TTS split). Reproducibility: every
+training step reseeds torch from (seed, global_step, rank), and the batch order comes from
+:class:`levytts.tts.data.ResumableBatchSampler`, so resuming from a checkpoint replays exactly the
+steps an uninterrupted run would have taken.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from levytts.tts.model import LevyTTS
+
+
+def build_model(cfg: dict, n_vocab: int, n_spks: int) -> LevyTTS:
+    """LevyTTS from the composed config (``model``, ``diffusion``, ``data``, ``train`` sections, plain dicts)."""
+    m, data = cfg["model"], cfg["data"]
+    seg_s = cfg["train"].get("segment_seconds")
+    seg = None if seg_s in (None, 0) else int(seg_s * data["sample_rate"] / data["hop_length"])
+    return LevyTTS(n_vocab=n_vocab, n_spks=n_spks, n_mels=int(data["n_mels"]), encoder=m["encoder"],
+                   decoder=m["decoder"], diffusion=cfg["diffusion"], spk_emb_dim=int(m.get("spk_emb_dim", 64)),
+                   durations=m.get("durations", "mas"), segment_frames=seg)
+
+
+class TTSLightning(L.LightningModule):
+    """Args: cfg (resolved plain dict), symbols (SymbolTable.to_dict()), speakers (ordered ids), add_blank."""
+
+    def __init__(self, cfg: dict, symbols: dict, speakers: list[str], add_blank: bool):
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg = cfg
+        self.stage = cfg.get("stage", "joint")
+        self.model = build_model(cfg, len(symbols["symbols"]), len(speakers))
+        self.seed = int(cfg.get("seed", 0))
+        ema = cfg["train"].get("ema_decay")
+        self.ema = None
+        if ema:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(float(ema)), use_buffers=True)
+        self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
+        pretrained = cfg["model"]["encoder"].get("pretrained")
+        if pretrained:
+            self.load_pretrained_encoder(pretrained)
+        self.frozen_encoder = self.stage == "decoder" or bool(cfg["model"]["encoder"].get("freeze", False) and pretrained)
+        if self.frozen_encoder:
+            self.model.encoder.requires_grad_(False)
+
+    # ---------------------------------------------------------------------------------------------
+    def load_pretrained_encoder(self, path: str) -> None:
+        """Copy encoder weights and mel statistics from a checkpoint (e.g. the average-voice stage)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"pretrained encoder checkpoint not found: {path} (train it first with "
+                                    "experiment=avg_voice_pretrain)")
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        enc = {k[len("model.encoder."):]: v for k, v in state.items() if k.startswith("model.encoder.")}
+        if not enc:
+            raise ValueError(f"{path} holds no encoder weights")
+        self.model.encoder.load_state_dict(enc)
+        self.model.set_mel_statistics(state["model.mel_mean"], state["model.mel_std"])
+        self._stats_from_pretrained = True
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if getattr(self, "frozen_encoder", False):
+            self.model.encoder.eval()  # frozen: no dropout, BatchNorm statistics fixed
+        return self
+
+    def setup(self, stage: str) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if stage == "fit" and dm is not None and not getattr(self, "_stats_from_pretrained", False):
+            self.model.set_mel_statistics(*dm.mel_stats)
+
+    def on_fit_start(self) -> None:
+        if self.trainer.is_global_zero:
+            counts = self.model.parameter_counts()
+            d = self.cfg["diffusion"]
+            print(f"levytts train: stage={self.stage} encoder={self.cfg['model']['encoder']['kind']} "
+                  f"params: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
+            print(f"levytts train: diffusion alpha={d['alpha']} schedule={d.get('schedule', 'cosine')} "
+                  f"loss={d.get('loss', 'smooth_l1')} noise structure={d.get('structure', 'isotropic')} "
+                  f"truncation a_max={d.get('a_max')} prior_mean={d.get('prior_mean', 'zero')} "
+                  f"mel mean/std={float(self.model.mel_mean):.3f}/{float(self.model.mel_std):.3f}")
+            if self.logger is not None:
+                self.logger.log_hyperparams({"alpha": d["alpha"], "structure": d.get("structure", "isotropic"),
+                                             "a_max": str(d.get("a_max")), "stage": self.stage,
+                                             **{f"params_{k}": v for k, v in counts.items()}})
+
+    def on_train_start(self) -> None:
+        # exact resume: skip the batches of the current epoch that the checkpointed run already trained on
+        loader = self.trainer.train_dataloader
+        sampler = getattr(loader, "batch_sampler", None)
+        n = len(loader) if loader is not None else 0
+        if hasattr(sampler, "start") and n:
+            sampler.start = self.global_step % n
+
+    # ---------------------------------------------------------------------------------------------
+    def _step_seed(self) -> int:
+        return (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63 - 1)
+
+    def training_step(self, batch, batch_idx):
+        torch.manual_seed(self._step_seed())
+        losses = self.model.compute_loss(batch, self.stage)
+        bs = batch["ids"].shape[0]
+        if not torch.isfinite(losses["loss"]):
+            # heavy-tailed noise can overflow: skip the optimiser step (returning None), count it, log it
+            self.skipped_steps += 1
+            self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
+            return None
+        for k, v in losses.items():
+            self.log(f"train/{k}", v.detach(), prog_bar=k == "loss", batch_size=bs)
+        self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
+        return losses["loss"]
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        norms = [p.grad.detach().norm() for p in self.parameters() if p.grad is not None]
+        if norms:
+            self.log("train/grad_norm", torch.stack(norms).norm())
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=float(self.cfg["train"]["lr"]))
+
+    # ---------------------------------------------------------------------------------------------
+    def synthesis_model(self) -> LevyTTS:
+        return self.ema.module if self.ema is not None else self.model
+
+    def validation_step(self, batch, batch_idx):
+        g = torch.get_rng_state()
+        torch.manual_seed(self.seed + batch_idx)  # same t, ε for every validation → comparable numbers
+        losses = self.synthesis_model().compute_loss(batch, self.stage)
+        torch.set_rng_state(g)
+        for k, v in losses.items():
+            self.log(f"val/{k}", v, batch_size=batch["ids"].shape[0], sync_dist=True)
+        if batch_idx == 0 and self.trainer.is_global_zero:
+            self._log_examples(batch)
+
+    def _log_examples(self, batch) -> None:
+        tcfg = self.cfg["train"]
+        n = min(int(tcfg.get("n_val_audio", 2)), batch["ids"].shape[0])
+        if n == 0 or self.logger is None or not hasattr(self.logger, "experiment"):
+            return
+        from levytts.tts.plots import mel_figure
+
+        model = self.synthesis_model()
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
+        kw = dict(steps=int(tcfg.get("val_steps", 10)), generator=gen)
+        if self.stage == "encoder":
+            kw["steps"] = 1
+        out = model.synthesise(batch["ids"][:n], batch["id_lengths"][:n], batch["spk"][:n], **kw)
+        tb = self.logger.experiment
+        for i in range(n):
+            T = int(out["mel_lengths"][i])
+            Tr = int(batch["mel_lengths"][i])
+            target = batch["mels"][i, :, :Tr].cpu()
+            fig = mel_figure([("target", target), ("encoder μ", out["mu"][i, :, :T].cpu()),
+                              ("generated", out["mel"][i, :, :T].cpu())])
+            tb.add_figure(f"val/mel_{i}", fig, self.global_step)
+            voc = self._vocoder()
+            if voc is not None:
+                audio = voc(out["mel"][i: i + 1, :, :T]).cpu()
+                tb.add_audio(f"val/audio_{i}", audio, self.global_step, sample_rate=voc.sample_rate)
+
+    def _vocoder(self):
+        spec = self.cfg["train"].get("val_vocoder", "griffin-lim")
+        if not spec:
+            return None
+        if not hasattr(self, "_voc"):
+            from levytts.vocoder import load_vocoder
+
+            self._voc = load_vocoder(spec, self.cfg["data"])
+        return self._voc
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["levytts"] = {"format": 1, "skipped_steps": int(self.skipped_steps),
+                                 "global_step": self.global_step}

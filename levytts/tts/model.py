@@ -1,0 +1,226 @@
+"""LevyTTS: text encoder + duration predictor + Lévy-diffusion mel decoder (Popov et al. 2024, §5.2, App. C).
+
+Diffusion (levytts.levy, DESIGN.md §3): the decoder learns ε̂ for the LévyVP process on the normalised
+mel z_0 = (y - mel_mean)/mel_std, with the prior x_T = γ(T)·ξ, ξ ~ SαS(1) — mean zero as in the paper
+(``prior_mean: zero``). With ``prior_mean: mu`` (Grad-TTS's N(μ, I) prior) the process runs on z_0 - μ
+and μ is added back after sampling: the forward marginal is then a(t) z_0 + (1 - a(t)) μ + γ(t) ε, as in
+Grad-TTS. Either way the decoder sees the diffusion state, μ, t and the speaker.
+
+Training stages (``stage``):
+- ``joint``:   encoder + duration predictor + decoder (Grad-TTS kind; durations by MAS or TextGrid);
+- ``encoder``: the average-voice encoder alone, teacher-forced durations, loss on μ (mel regression);
+- ``decoder``: decoder only, with a frozen pretrained encoder in teacher-forcing mode (the paper's set-up).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from levytts.levy import LevyVP, denoising_loss, sample
+from levytts.tts.alignment import (
+    duration_loss,
+    durations_to_path,
+    expand,
+    gaussian_log_prior,
+    monotonic_alignment,
+    predicted_durations,
+    prior_loss,
+    sequence_mask,
+)
+from levytts.tts.decoder import UNetDecoder
+from levytts.tts.encoders import build_encoder
+
+STAGES = ("joint", "encoder", "decoder")
+PRIOR_MEANS = ("zero", "mu")
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+class LevyTTS(nn.Module):
+    """The acoustic model.
+
+    Args:
+        n_vocab: symbol-table size; n_spks: number of speakers; n_mels: mel bins.
+        encoder: encoder config (``kind`` = ``grad_tts`` | ``avg_voice`` and sizes; ``spk_conditioned``).
+        decoder: U-Net config (``dim``, ``dim_mults``, ``pe_scale``).
+        diffusion: ``alpha``, ``schedule``, ``loss``, ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
+        spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
+        segment_frames: decoder training segment (frames, Grad-TTS's ``out_size``); None = whole utterance.
+    """
+
+    def __init__(self, n_vocab: int, n_spks: int, n_mels: int, encoder: dict, decoder: dict, diffusion: dict,
+                 spk_emb_dim: int = 64, durations: str = "mas", segment_frames: int | None = None):
+        super().__init__()
+        if durations not in ("mas", "textgrid"):
+            raise ValueError(f"durations must be 'mas' or 'textgrid', got {durations!r}")
+        self.n_spks, self.n_mels = n_spks, n_mels
+        self.durations_source = durations
+        self.segment_frames = segment_frames
+        self.spk_emb = nn.Embedding(max(n_spks, 1), spk_emb_dim)
+        enc_spk = spk_emb_dim if (encoder.get("spk_conditioned", False) and encoder.get("kind") == "grad_tts"
+                                  and n_spks > 1) else 0
+        self.encoder_spk_conditioned = enc_spk > 0
+        self.encoder = build_encoder(encoder, n_vocab, n_mels, enc_spk)
+        self.decoder = UNetDecoder(n_mels=n_mels, n_spks=n_spks, spk_emb_dim=spk_emb_dim, **dict(decoder))
+        diffusion = dict(diffusion)
+        self.prior_mean = diffusion.get("prior_mean", "zero")
+        if self.prior_mean not in PRIOR_MEANS:
+            raise ValueError(f"prior_mean must be one of {PRIOR_MEANS}, got {self.prior_mean!r}")
+        self.loss_kind = diffusion.get("loss", "smooth_l1")
+        self.structure = diffusion.get("structure", "isotropic")
+        self.a_max = diffusion.get("a_max")
+        self.mom_groups = int(diffusion.get("mom_groups", 1))
+        self.proc = LevyVP(alpha=float(diffusion.get("alpha", 2.0)), schedule=diffusion.get("schedule", "cosine"))
+        # mel normalisation statistics travel with the checkpoint (set from data before training)
+        self.register_buffer("mel_mean", torch.zeros(()))
+        self.register_buffer("mel_std", torch.ones(()))
+
+    # ------------------------------------------------------------------------------------------
+    def set_mel_statistics(self, mean: float, std: float) -> None:
+        self.mel_mean.fill_(float(mean))
+        self.mel_std.fill_(float(std))
+
+    def normalise(self, mel: torch.Tensor) -> torch.Tensor:
+        return (mel - self.mel_mean) / self.mel_std
+
+    def denormalise(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.mel_std + self.mel_mean
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {"encoder": count_parameters(self.encoder), "decoder": count_parameters(self.decoder),
+                "speaker_table": count_parameters(self.spk_emb), "total": count_parameters(self)}
+
+    def speaker_embedding(self, spk: torch.Tensor | None, batch: int, device) -> torch.Tensor:
+        if spk is None:
+            if self.n_spks > 1:
+                raise ValueError("multi-speaker model: pass speaker ids")
+            spk = torch.zeros(batch, dtype=torch.long, device=device)
+        return self.spk_emb(spk)
+
+    def encode(self, ids, id_lengths, spk_emb):
+        return self.encoder(ids, id_lengths, spk_emb if self.encoder_spk_conditioned else None)
+
+    def eps_fn(self, mask, mu, spk_emb):
+        """ε̂(x, t) closure for the levytts.levy samplers."""
+        return lambda x, t: self.decoder(x, mask, mu, t, spk_emb)
+
+    # ------------------------------------------------------------------------------------------
+    def compute_loss(self, batch: dict, stage: str = "joint") -> dict[str, torch.Tensor]:
+        """Training losses on a batch (see :class:`levytts.tts.data.TTSCollate`).
+
+        batch: ids (B, L), id_lengths (B,), mels (B, n_mels, T) raw log-mel, mel_lengths (B,), spk (B,),
+        durations (B, L) or None. Randomness (t, ε, segment offsets) comes from torch's global RNG.
+
+        Returns: dict with ``loss`` (the sum optimised) and the named terms.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; valid: {', '.join(STAGES)}")
+        ids, id_lengths, spk = batch["ids"], batch["id_lengths"], batch["spk"]
+        y = self.normalise(batch["mels"])
+        y_lengths = batch["mel_lengths"]
+        B = ids.shape[0]
+        spk_emb = self.speaker_embedding(spk, B, ids.device)
+        y_mask = sequence_mask(y_lengths, y.shape[-1]).unsqueeze(1).to(y.dtype)
+        if stage == "decoder":
+            with torch.no_grad():
+                mu_x, logw, x_mask = self.encode(ids, id_lengths, spk_emb)
+        else:
+            mu_x, logw, x_mask = self.encode(ids, id_lengths, spk_emb)
+        # alignment: teacher-forced durations or MAS under the encoder's N(μ, I)
+        if self.durations_source == "textgrid" or stage != "joint":
+            if batch.get("durations") is None:
+                raise ValueError(f"stage {stage!r} with durations={self.durations_source!r} needs TextGrid durations "
+                                 "in the batch (set data.textgrid_dir)")
+            durations = batch["durations"]
+            path = durations_to_path(durations, x_mask, y_mask)
+        else:
+            path = monotonic_alignment(gaussian_log_prior(mu_x, y), x_mask, y_mask)
+            durations = path.sum(-1).long()
+        mu_y = expand(mu_x, path)  # (B, n_mels, T)
+        out: dict[str, torch.Tensor] = {}
+        if stage != "decoder":
+            out["dur_loss"] = duration_loss(logw, durations, x_mask)  # log-duration regression
+            if stage == "encoder":
+                # average-voice mel regression (L1 on valid frames, as the mel regressors this follows)
+                out["mel_loss"] = torch.sum((mu_y - y).abs() * y_mask) / (torch.sum(y_mask) * self.n_mels)
+            else:
+                out["prior_loss"] = prior_loss(y, mu_y, y_mask)  # -log N(y; μ_y, I)
+        if stage != "encoder":
+            y_seg, mu_seg, mask_seg = self._random_segments(y, mu_y.detach() if stage == "decoder" else mu_y,
+                                                            y_mask, y_lengths)
+            x0 = y_seg - mu_seg if self.prior_mean == "mu" else y_seg
+            out["diff_loss"] = denoising_loss(self.eps_fn(mask_seg, mu_seg, spk_emb), x0 * mask_seg, self.proc,
+                                              kind=self.loss_kind, structure=self.structure, mask=mask_seg,
+                                              mom_groups=self.mom_groups, a_max=self.a_max)  # fractional DSM on ε
+        out["loss"] = sum(out.values())
+        return out
+
+    def _random_segments(self, y, mu_y, y_mask, y_lengths):
+        """Random ``segment_frames``-long crops (Grad-TTS's out_size), padded to the U-Net's multiple."""
+        seg = self.segment_frames
+        T = y.shape[-1]
+        if seg is None or seg >= T:
+            T_pad = self.decoder.pad_length(T)
+            pad = (0, T_pad - T)
+            return (nn.functional.pad(y, pad), nn.functional.pad(mu_y, pad), nn.functional.pad(y_mask, pad))
+        seg = self.decoder.pad_length(seg)
+        max_offset = (y_lengths - seg).clamp_min(0)
+        offsets = (torch.rand(y.shape[0], device=y.device) * (max_offset + 1).to(y.dtype)).long().clamp_max(max_offset)
+        idx = offsets[:, None] + torch.arange(seg, device=y.device)[None, :]  # (B, seg)
+        idx = idx.clamp_max(T - 1)
+        gather = lambda v: torch.gather(v, 2, idx[:, None, :].expand(-1, v.shape[1], -1))  # noqa: E731
+        seg_mask = (torch.arange(seg, device=y.device)[None, :] < (y_lengths - offsets)[:, None]).unsqueeze(1)
+        seg_mask = seg_mask.to(y.dtype)
+        return gather(y) * seg_mask, gather(mu_y) * seg_mask, seg_mask
+
+    # ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def synthesise(self, ids: torch.Tensor, id_lengths: torch.Tensor, spk: torch.Tensor | None, steps: int = 10,
+                   sampler: str = "ode", solver: str = "euler", eta=0.0, grid: str = "uniform", t_eps: float = 1e-3,
+                   length_scale: float = 1.0, generator: torch.Generator | None = None,
+                   durations: torch.Tensor | None = None, mel_ceiling: float = 4.0) -> dict[str, torch.Tensor]:
+        """Text ids → raw log-mel.
+
+        Args:
+            ids: (B, L) token ids; id_lengths: (B,); spk: (B,) speaker ids (None for single-speaker).
+            steps, sampler, solver, eta, grid, t_eps: passed to :func:`levytts.levy.sample`.
+            length_scale: multiplies predicted durations (> 1 slower speech).
+            durations: optional (B, L) teacher-forced durations instead of predicted ones.
+            mel_ceiling: the output log-mel is clamped to [log(LOG_CLAMP), mel_ceiling] (speech log-mels
+                stay well below 4, i.e. magnitude e⁴ per mel bin).
+
+        Returns:
+            dict: ``mel`` (B, n_mels, T) raw log-mel (zero past each length), ``mu`` (B, n_mels, T) encoder output
+            in raw units, ``mel_lengths`` (B,), ``durations`` (B, L).
+        """
+        from levytts.audio.mel import LOG_CLAMP
+
+        log_floor = math.log(LOG_CLAMP)
+        B = ids.shape[0]
+        spk_emb = self.speaker_embedding(spk, B, ids.device)
+        mu_x, logw, x_mask = self.encode(ids, id_lengths, spk_emb)
+        if durations is None:
+            durations = predicted_durations(logw, x_mask, length_scale).clamp_min(0)
+            durations = torch.where(x_mask[:, 0] > 0, durations.clamp_min(1), durations)
+        y_lengths = durations.sum(1)
+        T = self.decoder.pad_length(int(y_lengths.max()))
+        y_mask = sequence_mask(y_lengths, T).unsqueeze(1).to(mu_x.dtype)
+        mu_y = expand(mu_x, durations_to_path(durations, x_mask, y_mask))
+        x_T = self.proc.prior(mu_y.shape, generator=generator, device=mu_y.device, dtype=mu_y.dtype,
+                              structure=self.structure, a_max=self.a_max) * y_mask
+        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb), x_T, self.proc, steps=steps, sampler=sampler, solver=solver,
+                    eta=eta, grid=grid, t_eps=t_eps, generator=generator, structure=self.structure, mask=y_mask,
+                    a_max=self.a_max)
+        if self.prior_mean == "mu":
+            z0 = z0 + mu_y
+        Tm = int(y_lengths.max())
+        # A few-step sampler with heavy-tailed ξ (or an untrained net) can overshoot; log-mels below
+        # log(LOG_CLAMP) do not exist in the analysis, and non-finite values would break any vocoder.
+        mel = torch.nan_to_num(self.denormalise(z0), nan=log_floor, posinf=mel_ceiling, neginf=log_floor)
+        mel = mel.clamp(log_floor, mel_ceiling) * y_mask
+        return {"mel": mel[..., :Tm], "mu": (self.denormalise(mu_y) * y_mask)[..., :Tm], "mel_lengths": y_lengths,
+                "durations": durations}

