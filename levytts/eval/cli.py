@@ -10,7 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synth-dir", required=True, type=Path,
                         help="synthesised wavs: <dir>/<utt>.wav and/or <dir>/<condition>/<utt>.wav "
                              "(condition '<sampler>_N<steps>' is reported per sampler and steps)")
-    parser.add_argument("--ref-dir", required=True, type=Path, help="reference recordings (filelist wav_path is relative to it)")
+    parser.add_argument("--ref-dir", type=Path, default=None,
+                        help="reference recordings: relative filelist wav paths start here (default: the filelist's directory)")
     parser.add_argument("--filelist", required=True, type=Path, help="'wav_path|speaker|text' lines to evaluate")
     parser.add_argument("--scorer", default="ge2e",
                         help="speaker embedding: 'ge2e' (resemblyzer, default) or 'campplus:PATH' (3D-Speaker CAM++ checkpoint)")

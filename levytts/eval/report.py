@@ -3,7 +3,7 @@
 Layout read by ``evaluate`` (documented in docs/evaluation.md):
   filelist   ``wav_path|speaker|text`` lines (DESIGN §7); the utterance id is the stem of wav_path.
   ref_dir    reference audio: ``ref_dir/wav_path``, else ``ref_dir/<basename of wav_path>``
-             (an absolute wav_path is used as it is).
+             (an absolute wav_path is used as it is); default: the filelist's directory.
   synth_dir  either ``synth_dir/<utt>.wav`` (one condition, named ``synth``), and/or one sub-directory per
              condition, ``synth_dir/<condition>/<utt>.wav``. A condition named ``<sampler>_N<steps>``
              (e.g. ``ode_N10``, ``sde-e_ei_N50``) is reported with its sampler and number of steps.
@@ -174,7 +174,7 @@ def _summarise(rows: list[UttResult], condition: str, sampler: str, steps: int |
     )
 
 
-def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike, filelist: str | os.PathLike,
+def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, filelist: str | os.PathLike,
              scorer: str = "ge2e", with_wer: bool = True, with_distances: bool = True, with_f0: bool = True,
              with_reference_row: bool = True, min_duration: float = 0.3, max_refs: int | None = None,
              device: str = "cpu", log: Callable[[str], None] = print) -> EvalResult:
@@ -187,6 +187,9 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike, filelist:
     references themselves (similarity over pairs of distinct references: the ceiling).
 
     Args:
+        ref_dir: directory the filelist's relative wav paths start from (None: the filelist's directory).
+        scorer: ``"ge2e"`` or ``"campplus:PATH"``.
+        with_wer / with_distances / with_f0 / with_reference_row: switch parts off to save time.
         max_refs: use at most this many reference recordings per speaker for the similarity.
         min_duration: files shorter than this many seconds are reported and skipped.
     """
@@ -195,6 +198,7 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike, filelist:
     from levytts.eval.speaker import cosine_matrix, make_scorer
 
     entries = read_filelist(filelist)
+    ref_dir = Path(filelist).parent if ref_dir is None else ref_dir
     if not Path(ref_dir).is_dir():
         raise FileNotFoundError(f"reference directory not found: {ref_dir}")
     conditions = find_conditions(synth_dir)
@@ -308,8 +312,12 @@ def to_markdown(result: EvalResult) -> str:
     """The summary as a markdown page: scorer, one table, then the skipped files."""
     headers = ["condition", "sampler", "steps", "speaker", "n", "skipped", f"sim ({result.scorer})", "WER",
                "MCD dB", "F0 RMSE Hz", "F0 corr"]
-    lines = ["# levytts eval", "", f"Speaker similarity scorer: **{result.scorer}**; WER: pocketsphinx en-us "
-             "(normalised text); MCD/F0: DTW-aligned against the reference of the same sentence.", "",
+    notes = [f"Speaker similarity scorer: **{result.scorer}** (mean cosine to the speaker's reference recordings)"]
+    if any(not math.isnan(r.wer) for r in result.summary):
+        notes.append("WER: pocketsphinx en-us, normalised text")
+    if any(not math.isnan(r.mcd_db) for r in result.summary):
+        notes.append("MCD / F0: DTW-aligned against the reference of the same sentence")
+    lines = ["# levytts eval", "", "; ".join(notes) + ".", "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for r in result.summary:
         cells = [r.condition, r.sampler, _fmt(r.steps), r.speaker, str(r.n_ok), str(r.n_missing + r.n_short + r.n_failed),
