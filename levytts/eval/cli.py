@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-wer", action="store_true", help="skip pocketsphinx WER")
     parser.add_argument("--no-distances", action="store_true", help="skip MCD and F0 against the references")
     parser.add_argument("--no-f0", action="store_true", help="skip F0 (pYIN is the slow part of the distances)")
+    parser.add_argument("--include-same-sentence", action="store_true",
+                        help="also compare each synthesised utterance with the reference of the same sentence")
     parser.add_argument("--no-reference-row", action="store_true", help="do not score the references themselves")
     parser.add_argument("--device", default="cpu", help="torch device for the speaker encoder")
 
@@ -35,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-refs must be >= 1, got {args.max_refs}")
     result = evaluate(args.synth_dir, args.ref_dir, args.filelist, scorer=args.scorer, with_wer=not args.no_wer,
                       with_distances=not args.no_distances, with_f0=not args.no_f0,
-                      with_reference_row=not args.no_reference_row, min_duration=args.min_duration,
+                      with_reference_row=not args.no_reference_row,
+                      exclude_same_sentence=not args.include_same_sentence, min_duration=args.min_duration,
                       max_refs=args.max_refs, device=args.device, log=lambda msg: print(msg, file=sys.stderr))
     paths = write_report(result, args.out or args.synth_dir / "eval.md")
     print(Path(paths["markdown"]).read_text(encoding="utf-8"))

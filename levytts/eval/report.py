@@ -176,11 +176,13 @@ def _summarise(rows: list[UttResult], condition: str, sampler: str, steps: int |
 
 def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, filelist: str | os.PathLike,
              scorer: str = "ge2e", with_wer: bool = True, with_distances: bool = True, with_f0: bool = True,
-             with_reference_row: bool = True, min_duration: float = 0.3, max_refs: int | None = None,
+             with_reference_row: bool = True, exclude_same_sentence: bool = True, min_duration: float = 0.3,
+             max_refs: int | None = None,
              device: str = "cpu", log: Callable[[str], None] = print) -> EvalResult:
     """Score every condition of ``synth_dir`` against the references of ``filelist``.
 
-    Per utterance: speaker similarity (mean cosine to the speaker's reference recordings), word
+    Per utterance: speaker similarity (mean cosine to the speaker's reference recordings, by default
+    leaving out the recording of the same sentence, as the reference row must), word
     errors (pocketsphinx, normalised text), and MCD / F0 errors against the reference of the same
     sentence. Per (condition, speaker) and per condition over all speakers ("ALL"): similarity
     averaged over utterances, corpus WER, mean MCD / F0 errors. The ``reference`` row scores the
@@ -190,6 +192,9 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
         ref_dir: directory the filelist's relative wav paths start from (None: the filelist's directory).
         scorer: ``"ge2e"`` or ``"campplus:PATH"``.
         with_wer / with_distances / with_f0 / with_reference_row: switch parts off to save time.
+        exclude_same_sentence: leave the reference of the same utterance id out of a synthesised
+            utterance's similarity (shared content inflates the cosine); it is used anyway, with a note,
+            when it is the speaker's only reference.
         max_refs: use at most this many reference recordings per speaker for the similarity.
         min_duration: files shorter than this many seconds are reported and skipped.
     """
@@ -231,7 +236,11 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
 
     def score(wav: np.ndarray, entry: Entry, row: UttResult, is_reference: bool) -> None:
         refs = ref_embeddings[entry.speaker]
-        others = [e for u, e in refs.items() if not (is_reference and u == entry.utt)]
+        others = [e for u, e in refs.items() if not ((is_reference or exclude_same_sentence) and u == entry.utt)]
+        if not others and not is_reference and refs:  # the speaker's only reference is this sentence
+            others = list(refs.values())
+            result.problems.append(f"{entry.utt}: no other reference of speaker {entry.speaker}; "
+                                   "similarity includes the same-sentence reference")
         if others:
             emb = refs[entry.utt] if is_reference and entry.utt in refs else \
                 scorer_obj.embed(_resample(wav, dist_config.sample_rate, scorer_obj.sample_rate))
