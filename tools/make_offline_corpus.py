@@ -27,13 +27,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--minutes-rare", type=float, default=1.0)
     p.add_argument("--minutes-other", type=float, default=10.0, help="training minutes of every other voice")
     p.add_argument("--n-test", type=int, default=20, help="held-out test sentences (every speaker says them)")
+    p.add_argument("--n-val", type=int, default=5, help="extra utterances per speaker for validation")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--sample-rate", type=int, default=22050)
     p.add_argument("--hop-length", type=int, default=256, help="only to check TextGrid durations vs mel length")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--text-dir", default="/usr/share/games/fortunes")
     p.add_argument("--small", action="store_true",
-                   help="tiny corpus for tests: 3 voices, 1 / 0.2 / 0.2 min, 2 test sentences")
+                   help="tiny corpus for tests: 3 voices, 1 / 0.2 / 0.2 min, 2 test and 1 validation sentences")
     return p.parse_args(argv)
 
 
@@ -43,7 +44,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.small:
         args.voices = [v for v in args.voices if v.split("=")[0] in (args.frequent, args.rare)][:2] + ["rms=rms"]
-        args.minutes_frequent, args.minutes_rare, args.minutes_other, args.n_test = 1.0, 0.2, 0.2, 2
+        args.minutes_frequent, args.minutes_rare, args.minutes_other, args.n_test, args.n_val = 1.0, 0.2, 0.2, 2, 1
     try:
         voices = [Voice.parse(v) for v in args.voices]
         names = [v.name for v in voices]
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
                 raise ValueError(f"{role} {name!r} is not among the voices {names}")
         minutes = {n: args.minutes_other for n in names}
         minutes[args.frequent], minutes[args.rare] = args.minutes_frequent, args.minutes_rare
-        build_corpus(args.out_dir, voices, minutes, n_test=args.n_test, seed=args.seed, sample_rate=args.sample_rate,
+        build_corpus(args.out_dir, voices, minutes, n_test=args.n_test, n_val=args.n_val, seed=args.seed, sample_rate=args.sample_rate,
                      hop_length=args.hop_length, jobs=args.jobs, text_dir=args.text_dir)
     except (ValueError, FileNotFoundError) as err:
         print(f"make_offline_corpus: error: {err}", file=sys.stderr)

@@ -50,7 +50,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   small_flag=""; [ "$small" = true ] && small_flag="--small"
   "$python" tools/make_offline_corpus.py --out-dir "$data_dir" --seed "$seed" --jobs "$jobs" \
     --frequent "$frequent" --rare "$rare" --minutes-frequent "$minutes_frequent" --minutes-rare "$minutes_rare" \
-    --minutes-other "$minutes_other" --n-test "$n_test" --sample-rate "$sample_rate" --hop-length "$hop_length" $small_flag
+    --minutes-other "$minutes_other" --n-test "$n_test" --n-val "$n_val" --sample-rate "$sample_rate" --hop-length "$hop_length" $small_flag
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then

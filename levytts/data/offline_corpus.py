@@ -221,10 +221,12 @@ def _job(args):
 
 
 def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, float], n_test: int = 20,
-                 seed: int = 1234, sample_rate: int = 22050, hop_length: int = 256, jobs: int = 2,
+                 n_val: int = 5, seed: int = 1234, sample_rate: int = 22050, hop_length: int = 256, jobs: int = 2,
                  text_dir: str = FORTUNE_DIR, log=print) -> dict:
-    """Build the corpus (see module docstring). ``minutes[name]`` is the TRAINING speech per speaker;
-    every speaker also says the ``n_test`` held-out test sentences. Returns the corpus.json content."""
+    """Build the corpus (see module docstring). ``minutes[name]`` is the TRAINING speech per speaker:
+    about ``n_val`` more utterances are made for validation (``levytts data mix`` takes them out
+    before counting training minutes), and every speaker also says the ``n_test`` held-out test
+    sentences. Returns the corpus.json content."""
     from concurrent.futures import ProcessPoolExecutor
 
     from levytts.audio.io import atomic_write
@@ -255,7 +257,7 @@ def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, fl
         for v_index, voice in enumerate(voices):
             order = list(range(len(pool)))
             random.Random(f"{seed}-{voice.name}").shuffle(order)
-            target, seconds, cursor = 60.0 * minutes[voice.name], 0.0, 0
+            target, seconds, cursor, n_train = 60.0 * minutes[voice.name], 0.0, 0, 0
             done: list[tuple[str, str, float]] = []
             batches = [[(s, f"{voice.name}_test{i:03d}") for i, s in enumerate(test_sentences)]]
             test_seconds = 0.0
@@ -273,9 +275,12 @@ def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, fl
                         test_seconds += dur
                     else:
                         seconds += dur
-                if seconds < target and cursor < len(pool):
+                        n_train += 1
+                # n_val extra utterances of average length for the validation split
+                wanted = target + n_val * (seconds / n_train if n_train else 3.0)
+                if seconds < wanted and cursor < len(pool):
                     # ~13 characters per second of flite speech; 10 % slack; the mix stage cuts exactly.
-                    need = max(1, int((target - seconds) * 13 * 1.1))
+                    need = max(1, int((wanted - seconds) * 13 * 1.1))
                     batch, chars = [], 0
                     while cursor < len(pool) and chars < need:
                         sentence = pool[order[cursor]]
@@ -298,7 +303,7 @@ def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, fl
     info = {
         "synthetic": True,
         "description": "SYNTHETIC speech from Debian flite voices (some sox pitch-shifted); text from Debian fortunes",
-        "seed": seed, "sample_rate": sample_rate, "hop_length": hop_length, "n_test": n_test,
+        "seed": seed, "sample_rate": sample_rate, "hop_length": hop_length, "n_test": n_test, "n_val": n_val,
         "speakers": summary, "skipped": skipped,
         "total_minutes": round(sum(u.duration for u in utterances) / 60, 2),
         "n_utterances": len(utterances), "build_seconds": round(time.time() - started, 1),
