@@ -8,7 +8,7 @@ import pytest
 
 from levytts.audio.io import save_wav
 from levytts.cli import main as cli_main
-from levytts.eval.report import find_conditions, read_filelist
+from levytts.eval.report import Entry, _load_checked, find_conditions, read_filelist, reference_path
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="needs Debian flite (scripts/setup.sh)")
 
@@ -126,3 +126,22 @@ def test_eval_cli_user_errors(tmp_path, capsys):
     assert "no .wav files" in capsys.readouterr().err
     assert cli_main(base + [str(tmp_path / "list.txt"), "--max-refs", "0"]) == 2
     assert "--max-refs must be >= 1" in capsys.readouterr().err
+
+
+def test_file_checks_and_reference_paths(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "ok.wav", np.full(8000, 0.1, np.float32), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "nan.wav", np.full(8000, np.nan, np.float32), 16000, subtype="FLOAT")
+    sf.write(tmp_path / "short.wav", np.full(1000, 0.1, np.float32), 16000, subtype="FLOAT")
+    (tmp_path / "garbage.wav").write_bytes(b"RIFF????WAVEjunk")
+    statuses = {name: _load_checked(tmp_path / f"{name}.wav", 22050, 0.3)[1]
+                for name in ("ok", "nan", "short", "garbage", "absent")}
+    assert statuses == {"ok": "ok", "nan": "non-finite", "short": "short", "garbage": "unreadable", "absent": "missing"}
+    assert _load_checked(tmp_path / "ok.wav", 22050, 0.3)[0].shape == (11025,)  # resampled 0.5 s
+    # relative: ref_dir/wav_path, else ref_dir/<basename>; absolute: as is
+    (tmp_path / "wavs").mkdir()
+    (tmp_path / "wavs" / "a.wav").write_bytes(b"")
+    assert reference_path(Entry("a", "wavs/a.wav", "s", "t"), tmp_path) == tmp_path / "wavs" / "a.wav"
+    assert reference_path(Entry("b", "elsewhere/b.wav", "s", "t"), tmp_path) == tmp_path / "b.wav"
+    assert reference_path(Entry("c", str(tmp_path / "x" / "c.wav"), "s", "t"), "/unused") == tmp_path / "x" / "c.wav"

@@ -51,7 +51,7 @@ class UttResult:
     steps: int | None
     speaker: str
     utt: str
-    status: str = "ok"  # ok | missing | short | unreadable | error: <message>
+    status: str = "ok"  # ok | missing | short | unreadable | non-finite | error: <message>
     similarity: float = math.nan
     ref_words: int = 0
     word_errors: int = 0
@@ -149,6 +149,8 @@ def _load_checked(path: Path, sample_rate: int, min_duration: float) -> tuple[np
         return None, "unreadable"
     if len(wav) < min_duration * sample_rate:
         return None, "short"
+    if not np.all(np.isfinite(wav)):
+        return None, "non-finite"
     return wav, "ok"
 
 
