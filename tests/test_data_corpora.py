@@ -30,6 +30,8 @@ def test_ljspeech_reader_uses_normalized_column(tmp_path):
     assert [u.text for u in items] == ["Printing, in fourteen hundred.", 'He said "no"']
     assert {u.speaker for u in items} == {"lj"} and items[0].duration == pytest.approx(1.0)
     assert items[0].wav_path == str(root / "wavs" / "LJ001-0001.wav")
+    assert {u.speaker for u in read_corpus("ljspeech", root, speakers=["9017", "lj"])} == {"lj"}
+    assert read_corpus("ljspeech", root, speakers=["9017"]) == []
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
         read_ljspeech(tmp_path)
     from levytts.cli import main
@@ -65,6 +67,7 @@ def test_libritts_reader(tmp_path):
     items = read_libritts(tmp_path / "LibriTTS")
     assert [(u.speaker, u.text) for u in items] == [("19", "Northanger Abbey."), ("26", "Hi.")]
     assert read_corpus("libritts", root, speakers=["26"])[0].utt_id == "26_495_000004_000000"
+    assert read_corpus("libritts", root, speakers=["9017", "19"])[0].speaker == "19"  # a filter, not a label
     with pytest.raises(ValueError, match="unknown corpus kind"):
         read_corpus("vctk", root)
 

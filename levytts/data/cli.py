@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--source", action="append", required=True, type=str,
                    help="KIND=PATH, KIND in ljspeech/hifitts/libritts/filelist (repeatable)")
     p.add_argument("--speakers", nargs="*", default=None, help="keep only these speaker ids")
+    p.add_argument("--default-speaker", default=None,
+                   help="speaker id for LJSpeech (default lj) and for 'wav_path|text' filelists")
     p.add_argument("--out-dir", required=True, help="writes filelist.txt and speakers.txt here")
 
     v = sub.add_parser("validate", help="report, skip and count bad items of a filelist")
@@ -48,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--source", action="append", required=True, help="KIND=PATH (repeatable)")
     m.add_argument("--minutes", nargs="+", default=[], help="SPEAKER=MINUTES ... (e.g. lj=1000 9017=10); "
                    "speakers not listed are left out; 'all' keeps everything")
+    m.add_argument("--default-speaker", default=None,
+                   help="speaker id for LJSpeech (default lj) and for 'wav_path|text' filelists")
     m.add_argument("--seed", type=int, default=1234)
     m.add_argument("--n-test", type=int, default=10, help="held-out test utterances per speaker")
     m.add_argument("--n-val", type=int, default=5, help="validation utterances per speaker")
@@ -67,13 +71,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--tolerance", type=int, default=2)
 
 
-def _read_sources(sources: list[str], speakers: list[str] | None):
+def _read_sources(sources: list[str], speakers: list[str] | None, default_speaker: str | None = None):
     from levytts.data.readers import read_corpus
 
     items = []
     for value in sources:
         kind, path = _parse_source(value)
-        items.extend(read_corpus(kind, path, speakers=speakers))
+        items.extend(read_corpus(kind, path, speakers=speakers, default_speaker=default_speaker))
     return items
 
 
@@ -93,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
     from levytts.data.validate import validate_utterances
 
     if args.action == "prepare":
-        kept, _ = validate_utterances(_read_sources(args.source, args.speakers))
+        kept, _ = validate_utterances(_read_sources(args.source, args.speakers, args.default_speaker))
         out = Path(args.out_dir)
         write_filelist(out / "filelist.txt", kept)
         write_speakers(out / "speakers.txt", sorted({u.speaker for u in kept}))
@@ -108,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
     if args.action == "mix":
         minutes = _parse_minutes(args.minutes)
         readers_speakers = [s for s in minutes] if minutes else None
-        kept, _ = validate_utterances(_read_sources(args.source, readers_speakers))
+        kept, _ = validate_utterances(_read_sources(args.source, readers_speakers, args.default_speaker))
         held = None
         if args.held_out_texts:
             path = Path(args.held_out_texts)

@@ -121,14 +121,22 @@ def read_plain_filelist(path: str | os.PathLike, speaker: str | None = None) -> 
             for u in read_filelist(path, default_speaker=speaker)]
 
 
-def read_corpus(kind: str, path: str | os.PathLike, speakers: list[str] | None = None) -> list[Utterance]:
-    """Dispatch on ``kind`` in :data:`READERS`."""
+def read_corpus(kind: str, path: str | os.PathLike, speakers: list[str] | None = None,
+                default_speaker: str | None = None) -> list[Utterance]:
+    """Read a corpus of ``kind`` (one of :data:`READERS`).
+
+    Args:
+        speakers: keep only these speaker ids (None keeps all).
+        default_speaker: the speaker id of LJSpeech (default ``lj``) and of ``wav_path|text`` filelists.
+    """
     if kind == "ljspeech":
-        return read_ljspeech(path, speaker=speakers[0] if speakers else "lj")
-    if kind == "hifitts":
-        return read_hifitts(path, speakers=speakers)
-    if kind == "libritts":
-        return read_libritts(path, speakers=speakers)
-    if kind == "filelist":
-        return read_plain_filelist(path, speaker=speakers[0] if speakers else None)
-    raise ValueError(f"unknown corpus kind {kind!r}; choose one of {READERS}")
+        items = read_ljspeech(path, speaker=default_speaker or "lj")
+    elif kind == "hifitts":
+        items = read_hifitts(path, speakers=speakers)
+    elif kind == "libritts":
+        items = read_libritts(path, speakers=speakers)
+    elif kind == "filelist":
+        items = read_plain_filelist(path, speaker=default_speaker)
+    else:
+        raise ValueError(f"unknown corpus kind {kind!r}; choose one of {READERS}")
+    return items if speakers is None else [u for u in items if u.speaker in speakers]
