@@ -71,8 +71,8 @@ def duration_loss(logw: torch.Tensor, durations: torch.Tensor, x_mask: torch.Ten
     Args:
         logw: (B, 1, L) predicted log durations; durations: (B, L) frames; x_mask: (B, 1, L).
     """
-    target = torch.log(1e-8 + durations.unsqueeze(1).to(logw.dtype)) * x_mask
-    return torch.sum((logw - target) ** 2) / torch.sum(x_mask)
+    target = torch.log(1e-8 + durations.unsqueeze(1).to(logw.dtype))
+    return torch.sum(((logw - target) * x_mask) ** 2) / torch.sum(x_mask)
 
 
 def prior_loss(y: torch.Tensor, mu_y: torch.Tensor, y_mask: torch.Tensor) -> torch.Tensor:

@@ -128,26 +128,27 @@ def collate(items: list[dict]) -> dict:
 
 
 class ResumableBatchSampler(Sampler):
-    """Shuffled batches, one permutation per epoch from (seed, epoch); resumes mid-epoch.
+    """Shuffled batches, one permutation per epoch from (seed, epoch), resumable at any batch.
 
-    Lightning does not restore a plain sampler's position, so the training module sets ``start`` (the
-    number of batches of the current epoch already trained) after a resume. For DDP every rank takes
-    the batches ``rank::world_size`` of the same permutation (set ``use_distributed_sampler: false``).
+    The sampler keeps a global batch counter ``position``: one pass of ``__iter__`` yields the rest of the
+    current epoch from it, and only a pass that hands out the epoch's last batch moves it on (so an
+    iterator created and dropped — Lightning makes one before training starts — changes nothing). After a resume the loader is
+    built with ``position`` = batches already trained, and the run continues exactly where it stopped.
+    For DDP every rank takes the batches ``rank::world_size`` of the same permutation (set
+    ``use_distributed_sampler: false``).
     """
 
     def __init__(self, n_items: int, batch_size: int, seed: int = 0, drop_last: bool = True, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, position: int = 0):
         if n_items < 1:
             raise ValueError("no training items")
         self.n, self.batch_size, self.seed, self.drop_last = n_items, batch_size, seed, drop_last
         self.rank, self.world_size = rank, world_size
-        self.epoch, self.start = 0, 0
+        self.position = position
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _batches(self) -> list[list[int]]:
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """This rank's batches of ``epoch``."""
+        g = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         perm = torch.randperm(self.n, generator=g).tolist()
         bs = self.batch_size
         batches = [perm[i: i + bs] for i in range(0, self.n, bs)]
@@ -157,17 +158,24 @@ class ResumableBatchSampler(Sampler):
         return batches[self.rank::self.world_size][:per_rank]
 
     def __len__(self) -> int:
-        return len(self._batches())
+        return len(self.epoch_batches(0))
 
     def __iter__(self):
-        batches = self._batches()[self.start:]
-        self.start = 0
-        return iter(batches)
+        nb = len(self)
+        epoch, offset = divmod(self.position, nb)
+        batches = self.epoch_batches(epoch)
+        for i in range(offset, nb):
+            if i == nb - 1:
+                # move on when the last batch is handed out: loaders that know their length never ask for more
+                self.position = (epoch + 1) * nb
+            yield batches[i]
 
 
 def make_loader(dataset: TTSDataset, batch_size: int, seed: int, shuffle: bool = True, num_workers: int = 0,
-                rank: int = 0, world_size: int = 1) -> DataLoader:
+                rank: int = 0, world_size: int = 1, position: int = 0) -> DataLoader:
+    """Training loader (shuffled, resumable from batch ``position``) or, with ``shuffle=False``, a plain one."""
     if shuffle:
-        sampler = ResumableBatchSampler(len(dataset), min(batch_size, len(dataset)), seed, True, rank, world_size)
+        sampler = ResumableBatchSampler(len(dataset), min(batch_size, len(dataset)), seed, True, rank, world_size,
+                                        position)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate, num_workers=num_workers)

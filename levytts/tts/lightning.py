@@ -2,8 +2,8 @@
 
 The model itself lives in :mod:`levytts.tts.model` (the Matcha-TTS split). Reproducibility: every
 training step reseeds torch from (seed, global_step, rank), and the batch order comes from
-:class:`levytts.tts.data.ResumableBatchSampler`, so resuming from a checkpoint replays exactly the
-steps an uninterrupted run would have taken.
+:class:`levytts.tts.data.ResumableBatchSampler` (positioned at the batches already trained when the
+loader is built), so resuming from a checkpoint replays exactly the steps an uninterrupted run would take.
 """
 from __future__ import annotations
 
@@ -90,19 +90,13 @@ class TTSLightning(L.LightningModule):
                                              "a_max": str(d.get("a_max")), "stage": self.stage,
                                              **{f"params_{k}": v for k, v in counts.items()}})
 
-    def on_train_start(self) -> None:
-        # exact resume: skip the batches of the current epoch that the checkpointed run already trained on
-        loader = self.trainer.train_dataloader
-        sampler = getattr(loader, "batch_sampler", None)
-        n = len(loader) if loader is not None else 0
-        if hasattr(sampler, "start") and n:
-            sampler.start = self.global_step % n
-
     # ---------------------------------------------------------------------------------------------
     def _step_seed(self) -> int:
         return (self.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63 - 1)
 
     def training_step(self, batch, batch_idx):
+        if self.frozen_encoder and self.model.encoder.training:
+            self.model.encoder.eval()  # Lightning may restore modes module by module; keep BatchNorm fixed
         torch.manual_seed(self._step_seed())
         losses = self.model.compute_loss(batch, self.stage)
         bs = batch["ids"].shape[0]

@@ -99,8 +99,10 @@ def make_datamodule(cfg: dict):
 
         def train_dataloader(self):
             t = self.trainer
+            # called after a checkpoint's training state is restored: continue from the batches already seen
+            done = t.fit_loop.epoch_loop.batch_progress.total.completed
             return make_loader(self.train_set, int(cfg["train"]["batch_size"]), int(cfg["seed"]), True,
-                               int(cfg["train"].get("num_workers", 0)), t.global_rank, t.world_size)
+                               int(cfg["train"].get("num_workers", 0)), t.global_rank, t.world_size, int(done))
 
         def val_dataloader(self):
             if self.val_set is None:
@@ -124,6 +126,7 @@ def run(cfg: dict) -> Path:
     if cfg["train"].get("num_threads"):
         # on a shared CPU, 1 thread avoids OpenMP spin contention (4× faster measured under load)
         torch.set_num_threads(int(cfg["train"]["num_threads"]))
+    L.seed_everything(int(cfg["seed"]), workers=True, verbose=False)  # same initial weights in every run
     dm = make_datamodule(cfg)
     module = TTSLightning(cfg, dm.symbols.to_dict(), dm.speakers, dm.add_blank)
     run_dir.mkdir(parents=True, exist_ok=True)

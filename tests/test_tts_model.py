@@ -1,0 +1,204 @@
+"""Unit tests of the TTS model: shapes, masks (padding never leaks), alignment, losses, one SGD step."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from levytts.tts.alignment import (
+    duration_loss,
+    durations_to_path,
+    expand,
+    gaussian_log_prior,
+    monotonic_alignment,
+    prior_loss,
+    sequence_mask,
+)
+from levytts.tts.decoder import UNetDecoder
+from levytts.tts.encoders import AverageVoiceEncoder, GradTTSEncoder
+from levytts.tts.model import LevyTTS
+from levytts.tts.synth import parse_eta, split_sentences
+
+N_MELS = 16  # small mel for speed; divisible by 4 (two U-Net downsamplings)
+ENCODERS = {
+    "grad_tts": dict(kind="grad_tts", n_channels=16, filter_channels=32, filter_channels_dp=16, n_layers=2,
+                     spk_conditioned=True),
+    "avg_voice": dict(kind="avg_voice", conv_channels=16, lstm_hidden=8, dp_hidden=8),
+}
+
+
+def tiny_model(kind="grad_tts", alpha=1.5, durations="mas", prior_mean="zero", n_spks=3, segment=None):
+    torch.manual_seed(0)
+    return LevyTTS(n_vocab=10, n_spks=n_spks, n_mels=N_MELS, encoder=ENCODERS[kind], decoder=dict(dim=8),
+                   diffusion=dict(alpha=alpha, prior_mean=prior_mean, a_max=20), spk_emb_dim=8, durations=durations,
+                   segment_frames=segment)
+
+
+def tiny_batch(pad_value=0.0):
+    """Two utterances (lengths 5/3 tokens, 14/9 frames); padding filled with ``pad_value``."""
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(1, 10, (2, 5), generator=g)
+    id_lengths = torch.tensor([5, 3])
+    durations = torch.tensor([[3, 2, 4, 1, 4], [2, 3, 4, 0, 0]])
+    mel_lengths = durations.sum(1)
+    mels = torch.randn(2, N_MELS, 14, generator=g) - 5.0
+    ids[1, 3:] = 0
+    mels[1, :, 9:] = pad_value
+    if pad_value:
+        ids[1, 3:] = 7
+    return {"ids": ids, "id_lengths": id_lengths, "mels": mels, "mel_lengths": mel_lengths,
+            "spk": torch.tensor([0, 2]), "durations": durations}
+
+
+def test_durations_to_path_and_expand_known_answer():
+    d = torch.tensor([[2, 0, 1], [1, 1, 0]])
+    x_mask = sequence_mask(torch.tensor([3, 2])).unsqueeze(1).float()
+    y_mask = sequence_mask(torch.tensor([3, 2]), 3).unsqueeze(1).float()
+    path = durations_to_path(d, x_mask, y_mask)
+    expected = torch.tensor([[[1, 1, 0], [0, 0, 0], [0, 0, 1]], [[1, 0, 0], [0, 1, 0], [0, 0, 0]]], dtype=torch.float)
+    assert torch.equal(path, expected)
+    h = torch.tensor([[[10.0, 20.0, 30.0]], [[1.0, 2.0, 3.0]]])
+    assert torch.equal(expand(h, path), torch.tensor([[[10.0, 10.0, 30.0]], [[1.0, 2.0, 0.0]]]))
+
+
+def test_mas_recovers_planted_alignment():
+    torch.manual_seed(0)
+    durations = torch.tensor([[3, 1, 4, 2]])
+    mu_x = torch.randn(1, 6, 4) * 3
+    x_mask = torch.ones(1, 1, 4)
+    y_mask = torch.ones(1, 1, 10)
+    true_path = durations_to_path(durations, x_mask, y_mask)
+    y = expand(mu_x, true_path) + 0.01 * torch.randn(1, 6, 10)
+    path = monotonic_alignment(gaussian_log_prior(mu_x, y), x_mask, y_mask)
+    assert torch.equal(path, true_path)
+
+
+def test_gaussian_log_prior_formula():
+    mu_x, y = torch.randn(2, 5, 3), torch.randn(2, 5, 4)
+    lp = gaussian_log_prior(mu_x, y)
+    i, j = 2, 1
+    manual = -0.5 * ((y[1, :, j] - mu_x[1, :, i]) ** 2).sum() - 0.5 * 5 * math.log(2 * math.pi)
+    torch.testing.assert_close(lp[1, i, j], manual, rtol=1e-5, atol=1e-4)
+
+
+def test_duration_and_prior_loss_formulas():
+    logw = torch.tensor([[[0.0, math.log(2.0), 5.0]]])
+    x_mask = torch.tensor([[[1.0, 1.0, 0.0]]])
+    d = torch.tensor([[1, 4, 0]])
+    expected = ((0 - math.log(1 + 1e-8)) ** 2 + (math.log(2) - math.log(4 + 1e-8)) ** 2) / 2
+    assert duration_loss(logw, d, x_mask).item() == pytest.approx(expected, rel=1e-5)
+    y, mu = torch.zeros(1, 2, 3), torch.ones(1, 2, 3)
+    y_mask = torch.tensor([[[1.0, 1.0, 0.0]]])
+    assert prior_loss(y, mu, y_mask).item() == pytest.approx(0.5 * (1 + math.log(2 * math.pi)), rel=1e-6)
+
+
+def test_decoder_shapes_and_padding_never_leaks():
+    torch.manual_seed(0)
+    dec = UNetDecoder(n_mels=N_MELS, dim=8, n_spks=3, spk_emb_dim=8).eval()
+    x, mu = torch.randn(2, N_MELS, 12), torch.randn(2, N_MELS, 12)
+    mask = sequence_mask(torch.tensor([12, 7]), 12).unsqueeze(1).float()
+    t, spk = torch.rand(2), torch.randn(2, 8)
+    out = dec(x, mask, mu, t, spk)
+    assert out.shape == (2, N_MELS, 12)
+    assert torch.all(out[1, :, 7:] == 0)
+    x2, mu2 = x.clone(), mu.clone()
+    x2[1, :, 7:] = 1e3
+    mu2[1, :, 7:] = -1e3
+    torch.testing.assert_close(dec(x2, mask, mu2, t, spk), out)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        dec(torch.randn(1, N_MELS, 10), torch.ones(1, 1, 10), torch.randn(1, N_MELS, 10), t[:1], spk[:1])
+
+
+@pytest.mark.parametrize("cls,kw", [(GradTTSEncoder, dict(n_channels=16, filter_channels=32, filter_channels_dp=16,
+                                                            n_layers=2, spk_emb_dim=4)),
+                                    (AverageVoiceEncoder, dict(conv_channels=16, lstm_hidden=8, dp_hidden=8))])
+def test_encoder_output_independent_of_batch_padding(cls, kw):
+    torch.manual_seed(0)
+    enc = cls(n_vocab=10, n_mels=N_MELS, **kw).eval()
+    spk = torch.randn(1, 4)
+    short = torch.tensor([[3, 1, 4]])
+    mu1, logw1, _ = enc(short, torch.tensor([3]), spk)
+    batch = torch.tensor([[3, 1, 4, 9, 9, 9], [2, 7, 1, 8, 2, 8]])
+    mu2, logw2, x_mask = enc(batch, torch.tensor([3, 6]), spk.expand(2, -1))
+    assert mu2.shape == (2, N_MELS, 6) and logw2.shape == (2, 1, 6) and x_mask.shape == (2, 1, 6)
+    torch.testing.assert_close(mu2[:1, :, :3], mu1, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(logw2[:1, :, :3], logw1, atol=1e-5, rtol=1e-4)
+    assert torch.all(mu2[0, :, 3:] == 0)
+
+
+def test_speaker_reaches_grad_tts_encoder():
+    model = tiny_model("grad_tts").eval()
+    b = tiny_batch()
+    e0 = model.spk_emb(torch.tensor([0, 0]))
+    e1 = model.spk_emb(torch.tensor([1, 1]))
+    assert not torch.allclose(model.encode(b["ids"], b["id_lengths"], e0)[0],
+                              model.encode(b["ids"], b["id_lengths"], e1)[0])
+
+
+@pytest.mark.parametrize("kind,stage,durations", [("grad_tts", "joint", "mas"), ("avg_voice", "encoder", "textgrid"),
+                                                  ("avg_voice", "decoder", "textgrid")])
+def test_padding_content_never_reaches_the_loss(kind, stage, durations):
+    model = tiny_model(kind, durations=durations).eval()
+    losses = []
+    for pad in (0.0, 123.0):
+        torch.manual_seed(5)
+        losses.append(model.compute_loss(tiny_batch(pad), stage))
+    for k in losses[0]:
+        torch.testing.assert_close(losses[0][k], losses[1][k])
+    assert torch.isfinite(losses[0]["loss"])
+
+
+@pytest.mark.parametrize("kind,stage,durations,prior_mean", [("grad_tts", "joint", "mas", "zero"),
+                                                             ("grad_tts", "joint", "textgrid", "mu"),
+                                                             ("avg_voice", "encoder", "textgrid", "zero"),
+                                                             ("avg_voice", "decoder", "textgrid", "zero")])
+def test_one_training_step_reduces_loss_on_fixed_batch(kind, stage, durations, prior_mean):
+    model = tiny_model(kind, durations=durations, prior_mean=prior_mean, segment=8).eval()  # eval: no dropout
+    model.set_mel_statistics(-5.0, 1.0)
+    batch = tiny_batch()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+
+    def loss():
+        torch.manual_seed(3)  # same t, ε and segment offsets for both evaluations
+        return model.compute_loss(batch, stage)["loss"]
+
+    before = loss()
+    before.backward()
+    opt.step()
+    with torch.no_grad():
+        after = loss()
+    assert after.item() < before.item()
+
+
+def test_synthesise_shapes_masks_and_durations():
+    model = tiny_model("grad_tts").eval()
+    b = tiny_batch()
+    gen = torch.Generator().manual_seed(0)
+    out = model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2, generator=gen, durations=b["durations"])
+    assert out["mel"].shape == (2, N_MELS, 14)
+    assert out["mel_lengths"].tolist() == [14, 9]
+    assert torch.all(out["mel"][1, :, 9:] == 0) and torch.isfinite(out["mel"]).all()
+    pred = model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=1, generator=gen)
+    assert torch.all(pred["durations"][0] >= 1) and torch.all(pred["durations"][1, 3:] == 0)
+    assert pred["mel"].shape[-1] == int(pred["mel_lengths"].max())
+
+
+def test_bad_configs_and_inputs():
+    with pytest.raises(ValueError, match="prior_mean"):
+        tiny_model(prior_mean="gaussian")
+    with pytest.raises(ValueError, match="unknown encoder kind"):
+        LevyTTS(10, 2, N_MELS, dict(kind="tacotron"), dict(dim=8), dict(alpha=2.0))
+    model = tiny_model("avg_voice", durations="textgrid")
+    b = dict(tiny_batch(), durations=None)
+    with pytest.raises(ValueError, match="TextGrid durations"):
+        model.compute_loss(b, "encoder")
+
+
+def test_split_sentences_and_eta():
+    assert split_sentences("Hello there.  How are you? Fine!") == ["Hello there.", "How are you?", "Fine!"]
+    assert split_sentences("Mr. Smith paid 3.5 dollars") == ["Mr.", "Smith paid 3.5 dollars"]  # a known limit
+    assert parse_eta("0.3") == 0.3
+    assert parse_eta("power")(0.5) == pytest.approx(0.5**0.2)
+    with pytest.raises(ValueError, match="bad --eta"):
+        parse_eta("lots")
