@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
     "data": ("levytts.data.cli", "corpora → filelists, imbalanced mixes by minutes, validation, duration checks"),
     "synth": ("levytts.tts.synth", "synthesise speech from text with a trained checkpoint (prints RTF)"),
+    "imbalanced": ("levytts.experiments.imbalanced", "imbalanced-speaker experiment: test lists, synthesis grid, result tables"),
     "train": ("levytts.tts.train", "train the TTS model (Lightning + hydra overrides, e.g. experiment=offline_tiny)"),
 }
 

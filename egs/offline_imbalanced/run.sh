@@ -7,10 +7,17 @@
 #   egs/offline_imbalanced/run.sh --small true          # tiny corpus (about a minute) for smoke tests
 #   egs/offline_imbalanced/run.sh --stage 1 --stop-stage 2
 #
-# Data stages (this file); training stages are appended after them (stage 3 onwards).
+# Data stages:
 #   0  build the corpus: data/offline_imbalanced/{wavs,textgrids,all.txt,test_sentences.txt,...}
 #   1  mix: imbalanced/ (frequent + rare, by minutes) and average_voice/ (the other voices) splits
 #   2  check that every TextGrid's durations sum to its mel length
+# Experiment stages (Popov et al. 2024 §5.2; shared with egs/ljspeech_hifitts9017 via egs/common/imbalanced_stages.sh):
+#   3  average-voice encoder pre-training on average_voice/ (TextGrid durations) → exp/offline_imbalanced/avg_voice
+#   4  one decoder per alpha in --alphas (frozen encoder, imbalanced/ split) → exp/offline_imbalanced/decoder_a<alpha>
+#   5  synthesis of the held-out test sentences per speaker × sampler × N × seed → exp/offline_imbalanced/synth
+#   6  levytts eval (GE2E similarity, pocketsphinx WER, MCD vs the reference renders) → exp/offline_imbalanced/eval
+#   7  tables and figures (docs/results/imbalanced_speakers.md is written from them by hand)
+#   8  export the alpha=1.5 decoder as the bundled demo voice (--export-demo true) → levytts/pretrained/demo_voice.pt
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,6 +30,14 @@ frequent=slt; rare=awb
 minutes_frequent=100; minutes_rare=1; minutes_other=10
 n_test=20; n_val=5
 jobs=2
+exp_dir=exp/offline_imbalanced
+alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
+seeds="0 1"                                # synthesis seeds
+enc_steps=500; dec_steps=600               # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
+eval_per_speaker=5
+conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"
+eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = η: constant 0.3, decaying near t = 0)
+export_demo=false
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
 python=${PYTHON:-.venv/bin/python}
 levytts=${LEVYTTS:-.venv/bin/levytts}
@@ -35,12 +50,21 @@ while [ $# -gt 0 ]; do
     --data-dir|--data_dir) data_dir=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --exp-dir|--exp_dir) exp_dir=$2; shift 2 ;;
+    --alphas) alphas=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --enc-steps) enc_steps=$2; shift 2 ;;
+    --dec-steps) dec_steps=$2; shift 2 ;;
+    --eval-per-speaker) eval_per_speaker=$2; shift 2 ;;
+    --export-demo) export_demo=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 if [ "$small" = true ]; then
   minutes_frequent=1; minutes_rare=0.2; minutes_other=0.2; n_test=2; n_val=1
+  [ "$exp_dir" = exp/offline_imbalanced ] && exp_dir=exp/offline_imbalanced_small
+  alphas="2.0 1.5"; seeds=0; enc_steps=4; dec_steps=4; eval_per_speaker=1; conditions="ode:euler:2 sde-e:ei:2"
 fi
 others=$(sed -n 's/^\([^=]*\)=.*/\1/p' <<< "$("$python" -c 'from levytts.data.offline_corpus import DEFAULT_VOICES; print("\n".join(DEFAULT_VOICES))')" | grep -v -x -e "$frequent" -e "$rare" | tr '\n' ' ')
 log() { echo "[$(date +%H:%M:%S)] $*"; }
@@ -73,4 +97,25 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
         --sample-rate "$sample_rate" --hop-length "$hop_length"
     done
   done
+fi
+
+# ---------------------------------------------------------------------------------------------------------
+# Experiment stages (egs/common/imbalanced_stages.sh)
+# shellcheck source=../common/imbalanced_stages.sh
+source egs/common/imbalanced_stages.sh
+data_config=offline_imbalanced; enc_experiment=offline_avg_voice; dec_experiment=offline_decoder
+speakers="$frequent $rare"; test_split=imbalanced; overrides=""
+[ "$small" = true ] && overrides="train.stats_items=20 train.checkpoint_every=2 train.batch_size=2 trainer.log_every_n_steps=1"
+
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then stage_encoder; fi
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then stage_decoders; fi
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then stage_synth; fi
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then stage_eval; fi
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then stage_table; fi
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  demo_src="$exp_dir/decoder_a1.5/checkpoints/last.ckpt"
+  demo_dst="$exp_dir/demo_voice.pt"
+  [ "$export_demo" = true ] && demo_dst=levytts/pretrained/demo_voice.pt
+  log "stage 8: export $demo_src → $demo_dst (float16)"
+  "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8"))' "$demo_src" "$demo_dst"
 fi

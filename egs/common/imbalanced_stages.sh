@@ -1,0 +1,87 @@
+# Stages shared by egs/offline_imbalanced/run.sh and egs/ljspeech_hifitts9017/run.sh (sourced, not run).
+# Popov et al. 2024 §5.2 / App. C: average-voice encoder pre-training, one decoder per α with the encoder
+# frozen, synthesis of the held-out test sentences per speaker × sampler × N, `levytts eval`, tables.
+# Every function is resumable: training continues from last.ckpt, synthesis keeps existing wavs, and
+# evaluation skips a (α, seed) whose summary CSV exists.
+#
+# The caller sets: levytts, data_config (configs/data/<name>), data_dir, exp_dir, alphas, seeds,
+# enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions, speakers (frequent rare),
+# jobs, eta, and overrides (extra hydra overrides, may be empty).
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# stage: the average-voice encoder (teacher-forced TextGrid durations) on the pre-training split
+stage_encoder() {
+  log "encoder pre-training: $enc_experiment, $enc_steps steps → $exp_dir/avg_voice"
+  # shellcheck disable=SC2086  # $overrides is a word list
+  "$levytts" train experiment="$enc_experiment" data="$data_config" data.data_dir="$data_dir" \
+    run_dir="$exp_dir/avg_voice" trainer.max_steps="$enc_steps" $overrides
+}
+
+# stage: one decoder per α, frozen encoder; up to $jobs trainings at a time (one CPU thread each)
+stage_decoders() {
+  local enc="$exp_dir/avg_voice/checkpoints/last.ckpt" running=0 a
+  [ -f "$enc" ] || { echo "no encoder checkpoint $enc: run the encoder stage first" >&2; return 2; }
+  for a in $alphas; do
+    log "decoder α=$a: $dec_experiment, $dec_steps steps → $exp_dir/decoder_a$a (log: $exp_dir/decoder_a$a.log)"
+    mkdir -p "$exp_dir"
+    # shellcheck disable=SC2086
+    "$levytts" train experiment="$dec_experiment" data="$data_config" data.data_dir="$data_dir" diffusion.alpha="$a" \
+      model.encoder.pretrained="$enc" run_dir="$exp_dir/decoder_a$a" trainer.max_steps="$dec_steps" $overrides \
+      > "$exp_dir/decoder_a$a.log" 2>&1 &
+    running=$((running + 1))
+    if [ "$running" -ge "$jobs" ]; then wait -n || { echo "a decoder training failed (see $exp_dir/decoder_a*.log)" >&2; return 1; }; running=$((running - 1)); fi
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n || { echo "a decoder training failed (see $exp_dir/decoder_a*.log)" >&2; return 1; }
+    running=$((running - 1))
+  done
+  for a in $alphas; do tail -n 1 "$exp_dir/decoder_a$a.log"; done
+}
+
+# stage: the evaluation list (first $eval_per_speaker test utterances of each speaker) and the synthesis grid
+stage_synth() {
+  local test_list="$data_dir/${test_split:-imbalanced}/filelists/test.txt" a s running=0
+  # shellcheck disable=SC2086
+  "$levytts" imbalanced test-list --filelist "$test_list" --per-speaker "$eval_per_speaker" --speakers $speakers \
+    --out "$exp_dir/eval_list.txt"
+  for a in $alphas; do
+    for s in $seeds; do
+      log "synthesis α=$a seed=$s → $exp_dir/synth/a$a/seed$s"
+      # shellcheck disable=SC2086
+      "$levytts" imbalanced synth --checkpoint "$exp_dir/decoder_a$a/checkpoints/last.ckpt" \
+        --filelist "$exp_dir/eval_list.txt" --out-dir "$exp_dir/synth/a$a/seed$s" --seed "$s" --eta "$eta" \
+        --conditions $conditions --threads 1 > "$exp_dir/synth_a${a}_seed$s.log" 2>&1 &
+      running=$((running + 1))
+      if [ "$running" -ge "$jobs" ]; then wait -n || { echo "synthesis failed (see $exp_dir/synth_*.log)" >&2; return 1; }; running=$((running - 1)); fi
+    done
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n || { echo "synthesis failed (see $exp_dir/synth_*.log)" >&2; return 1; }
+    running=$((running - 1))
+  done
+}
+
+# stage: `levytts eval` (GE2E similarity, pocketsphinx WER, MCD vs the reference renders) per α × seed
+stage_eval() {
+  local a s
+  mkdir -p "$exp_dir/eval"
+  for a in $alphas; do
+    for s in $seeds; do
+      if [ -f "$exp_dir/eval/a${a}_seed$s.csv" ]; then log "eval α=$a seed=$s: done"; continue; fi
+      log "eval α=$a seed=$s"
+      OMP_NUM_THREADS=1 "$levytts" eval --synth-dir "$exp_dir/synth/a$a/seed$s" --filelist "$exp_dir/eval_list.txt" \
+        --ref-dir "$PWD" --no-f0 --out "$exp_dir/eval/a${a}_seed$s.md" > /dev/null
+    done
+  done
+}
+
+# stage: tables (markdown fragment) and figures over α, N and seeds
+stage_table() {
+  local figures=${figures_dir:-$exp_dir/figures}
+  mkdir -p "$figures"
+  # shellcheck disable=SC2086
+  "$levytts" imbalanced table --eval-dir "$exp_dir/eval" --out "$exp_dir/results_tables.md" --figures "$figures" \
+    --speakers $speakers
+  cat "$exp_dir/results_tables.md"
+}

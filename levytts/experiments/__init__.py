@@ -1,0 +1,1 @@
+"""Experiments that span several rooms (text → model → vocoder → evaluation), run by the egs/ recipes."""
