@@ -15,6 +15,7 @@ Example: ``levytts image train experiment=fashion_mnist_lt alpha=1.8``.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
@@ -27,7 +28,8 @@ ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "ma
 
 def add_arguments(parser) -> None:
     parser.add_argument("action", choices=ACTIONS, help="recipe stage to run")
-    parser.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER,
+                        help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8 (options may come first)")
     parser.add_argument("--config-dir", default="configs/image", help="hydra config tree (default: configs/image)")
     parser.add_argument("--kind", choices=("cifar10", "fashion_mnist"), help="make-fixture: format to write")
     parser.add_argument("--out", help="make-fixture: output folder")
@@ -195,7 +197,7 @@ def sample_grid(cfg) -> None:
     labels_src = load_npz(Path(cfg.exp_dir) / "data" / "train.npz")["labels"]
     freq = np.bincount(labels_src, minlength=cfg.data.num_classes) / len(labels_src)
     timings = {}
-    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers):
+    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers, s.skip):
         name = entry_name(sampler, solver, steps)
         out = run_dir / "samples" / f"{name}.npz"
         if out.is_file() and not s.overwrite:
@@ -212,7 +214,7 @@ def sample_grid(cfg) -> None:
                 y = torch.from_numpy(rng.choice(cfg.data.num_classes, size=b, p=p)).to(dev)
                 labs.append(y.cpu().numpy())
             x = generate(net, model.proc, (b, *shape), sampler, solver, steps, eta=s.eta, grid=s.grid, t_eps=s.t_eps,
-                         y=y, generator=g)
+                         y=y, generator=g, clip_denoised=s.clip_denoised, a_max=s.a_max)
             imgs.append(to_uint8(x).cpu().numpy())
         images = np.concatenate(imgs)
         labels = np.concatenate(labs) if labs else np.full(len(images), -1)
@@ -227,7 +229,7 @@ def sample_grid(cfg) -> None:
 def evaluate(cfg) -> None:
     from levytts.image.classifier import predict
     from levytts.image.data import load_npz
-    from levytts.image.metrics import (extract_features, frechet_distance_features, load_fid_inception,
+    from levytts.image.metrics import (extract_features, frechet_distance_features, knn_radii, load_fid_inception,
                                        per_class_coverage, prdc, prdc_per_class)
     from levytts.image.sampling import entry_name, grid_entries
 
@@ -239,11 +241,12 @@ def evaluate(cfg) -> None:
         keep = np.sort(np.random.default_rng(0).choice(len(real["labels"]), e.max_real, replace=False))
         real = {k: (v[keep] if k != "class_names" else v) for k, v in real.items()}
     real_f, _ = predict(clf, real["images"], device=dev)
+    radii = knn_radii(real_f, e.k)
     inception = load_fid_inception(e.inception_weights, dev).to(dev) if e.get("inception_weights") else None
     real_inc = extract_features(inception, real["images"], device=dev) if inception is not None else None
     results = {"feature_space": "small classifier trained on the real training set (NOT Inception: not FID)",
                "real_set": e.real, "n_real": int(len(real["labels"])), "k": int(e.k), "entries": {}}
-    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers):
+    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers, s.skip):
         name = entry_name(sampler, solver, steps)
         path = run_dir / "samples" / f"{name}.npz"
         if not path.is_file():
@@ -254,8 +257,9 @@ def evaluate(cfg) -> None:
         fake_labels = fake["labels"] if (fake["labels"] >= 0).all() else pred
         r = {"sampler": sampler, "solver": solver, "steps": steps, "n_fake": int(len(pred)),
              "fd_classifier": frechet_distance_features(real_f, fake_f),
-             **prdc(real_f, fake_f, e.k),
-             "per_class_coverage": per_class_coverage(real_f, real["labels"], fake_f, e.k, cfg.data.num_classes).tolist(),
+             **prdc(real_f, fake_f, e.k, radii),
+             "per_class_coverage": per_class_coverage(real_f, real["labels"], fake_f, e.k, cfg.data.num_classes,
+                                                      radii).tolist(),
              "per_class_prdc": prdc_per_class(real_f, real["labels"], fake_f, fake_labels, e.k, cfg.data.num_classes),
              "predicted_class_share": (np.bincount(pred, minlength=cfg.data.num_classes) / len(pred)).tolist()}
         if inception is not None:
@@ -285,11 +289,28 @@ def make_fixture(args) -> None:
     _log(f"wrote a tiny {args.kind} fixture in the real format: {path}")
 
 
+def _split_options(args) -> None:
+    """Options written after the action land in the REMAINDER overrides: move them back."""
+    rest, it = [], iter(args.overrides)
+    for tok in it:
+        name, eq, val = tok.partition("=")
+        if name in ("--config-dir", "--kind", "--out"):
+            setattr(args, name[2:].replace("-", "_"), val if eq else next(it, None))
+        else:
+            rest.append(tok)
+    args.overrides = rest
+
+
 def main(args) -> int:
+    _split_options(args)
     if args.action == "make-fixture":
         make_fixture(args)
         return 0
     cfg = load_config(args.config_dir, args.overrides)
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
     {"prepare": prepare, "classifier": classifier, "train": train, "sample": sample_grid, "evaluate": evaluate,
      "report": report}[args.action](cfg)
     return 0

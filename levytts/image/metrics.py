@@ -74,13 +74,15 @@ def knn_radii(features: np.ndarray, k: int = 5) -> np.ndarray:
     return d.kthvalue(k + 1, dim=1).values.numpy()  # the 1st smallest is the sample itself (distance 0)
 
 
-def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage of ``fake`` (M, D) against ``real`` (N, D)."""
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radii: np.ndarray | None = None) -> dict[str, float]:
+    """Precision, recall, density and coverage of ``fake`` (M, D) against ``real`` (N, D).
+
+    ``real_radii``: the k-NN radii of ``real`` if already computed (:func:`knn_radii`)."""
     r = torch.as_tensor(np.asarray(real), dtype=torch.float64)
     f = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
     if r.ndim != 2 or f.ndim != 2 or r.shape[1] != f.shape[1]:
         raise ValueError(f"need real (N, D) and fake (M, D) features, got {tuple(r.shape)} and {tuple(f.shape)}")
-    real_r = torch.as_tensor(knn_radii(r.numpy(), k))
+    real_r = torch.as_tensor(knn_radii(r.numpy(), k) if real_radii is None else np.asarray(real_radii))
     fake_r = torch.as_tensor(knn_radii(f.numpy(), k))
     d = _cdist(r, f)  # (N, M)
     inside = d < real_r[:, None]  # fake j inside real ball i
@@ -93,11 +95,11 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
 
 
 def per_class_coverage(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray, k: int = 5,
-                       n_classes: int | None = None) -> np.ndarray:
+                       n_classes: int | None = None, real_radii: np.ndarray | None = None) -> np.ndarray:
     """Coverage of each class's real samples (balls from the whole real set), shape (n_classes,)."""
     r = torch.as_tensor(np.asarray(real), dtype=torch.float64)
     f = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
-    radii = torch.as_tensor(knn_radii(r.numpy(), k))
+    radii = torch.as_tensor(knn_radii(r.numpy(), k) if real_radii is None else np.asarray(real_radii))
     covered = (_cdist(r, f).min(1).values < radii).numpy()
     labels = np.asarray(real_labels)
     n_classes = n_classes or int(labels.max()) + 1

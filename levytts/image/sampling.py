@@ -64,30 +64,58 @@ def make_eta(spec, alpha: float, solver: str, steps: int, T: float) -> Callable[
     raise ValueError(f"eta must be 'preset', 'power', a number or {{eta, delta, t0}}, got {spec!r}")
 
 
-def grid_entries(kind: str, samplers, solvers, steps, dlpm_samplers=("dlpm", "dlim")) -> list[tuple[str, str, int]]:
-    """The (sampler, solver, N) triples to run: the LIM grid, or (dlpm|dlim, "-", N) for a DLPM model."""
+def grid_entries(kind: str, samplers, solvers, steps, dlpm_samplers=("dlpm", "dlim"), skip=()) -> list[tuple[str, str, int]]:
+    """The (sampler, solver, N) triples to run: the LIM grid, or (dlpm|dlim, "-", N) for a DLPM model.
+
+    ``skip``: "solver_N" strings left out (e.g. "euler_500": Popov et al. Table 2 has no EM-500 column).
+    """
+    skip = set(skip or ())
     if kind == "dlpm":
-        return [(s, "-", int(n)) for s in dlpm_samplers for n in steps]
-    return [(s, v, int(n)) for s in samplers for v in solvers for n in steps]
+        return [(s, "-", int(n)) for s in dlpm_samplers for n in steps if f"{s}_{n}" not in skip]
+    return [(s, v, int(n)) for s in samplers for v in solvers for n in steps if f"{v}_{n}" not in skip]
 
 
 def entry_name(sampler: str, solver: str, steps: int) -> str:
     return f"{sampler}_{solver}_{steps}" if solver != "-" else f"{sampler}_{steps}"
 
 
-def make_eps_fn(net: torch.nn.Module, y: torch.Tensor | None = None):
-    """ε̂(x, t) closure for the levy samplers; ``y`` (B,) labels for a class-conditional net."""
+def make_eps_fn(net: torch.nn.Module, y: torch.Tensor | None = None, proc=None, clip_denoised: bool = False):
+    """ε̂(x, t) closure for the levy samplers; ``y`` (B,) labels for a class-conditional net.
+
+    ``clip_denoised`` (needs ``proc``): the image-domain "clip x̂0" of DDPM / DDIM sampling, written
+    in ε terms: x̂0 = (x - γ ε̂)/a is clipped to the data range [-1, 1] and ε̂ is replaced by
+    (x - a·clip(x̂0))/γ, so that no step can move towards an image outside the data range. (For DLPM,
+    a = gamma_bar_k, γ = sigma_bar_k with k = round(t·K).) Off by default: the papers' samplers as written.
+    """
 
     def eps_fn(x, t):
         return net(x, t, y if y is None else y[: x.shape[0]])
 
-    return eps_fn
+    if not clip_denoised:
+        return eps_fn
+    if proc is None:
+        raise ValueError("clip_denoised needs the process")
+
+    def clipped(x, t):
+        eps = eps_fn(x, t)
+        if isinstance(proc, DLPM):
+            k = (t.double() * proc.n_steps).round().long().cpu()
+            a, g = proc.gamma_bar[k], proc.sigma_bar[k]
+        else:
+            a, g = proc.a(t.double()), proc.gamma(t.double())
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        a, g = a.to(x).reshape(shape), g.to(x).reshape(shape).clamp_min(1e-12)
+        x0 = ((x - g * eps) / a).clamp(-1, 1)
+        return (x - a * x0) / g
+
+    return clipped
 
 
 @torch.no_grad()
 def generate(net: torch.nn.Module, proc, shape, sampler: str, solver: str, steps: int, eta="preset",
              grid: str = "uniform", t_eps: float = 1e-3, y: torch.Tensor | None = None,
-             generator: torch.Generator | None = None, clip: bool = True) -> torch.Tensor:
+             generator: torch.Generator | None = None, clip: bool = True, clip_denoised: bool = False,
+             a_max: float | None = None) -> torch.Tensor:
     """Draw one batch of images.
 
     Args:
@@ -99,10 +127,13 @@ def generate(net: torch.nn.Module, proc, shape, sampler: str, solver: str, steps
         steps: N.
         eta: SDE-E η_t spec (see :func:`make_eta`).
         y: labels (B,) for a class-conditional net, or None.
+        clip_denoised: clip x̂0 to [-1, 1] inside every ε̂ evaluation (see :func:`make_eps_fn`).
+        a_max: truncation of the mixing variable A of the prior and of each step's noise (LIM samplers;
+            the official codes reject A ≥ 20); None = no truncation.
     Returns:
         images (B, C, H, W) in [-1, 1] when ``clip``.
     """
-    eps_fn = make_eps_fn(net, y)
+    eps_fn = make_eps_fn(net, y, proc, clip_denoised)
     device = next(net.parameters()).device
     if isinstance(proc, DLPM):
         if sampler == "dlpm":
@@ -114,9 +145,9 @@ def generate(net: torch.nn.Module, proc, shape, sampler: str, solver: str, steps
             raise ValueError(f"a DLPM model samples with 'dlpm' or 'dlim', got {sampler!r}")
     else:
         eta_fn = make_eta(eta, proc.alpha, solver, steps, float(proc.T)) if sampler == "sde-e" else 0.0
-        x_T = proc.prior(shape, generator=generator, device=device)
+        x_T = proc.prior(shape, generator=generator, device=device, a_max=a_max)
         x = sample(eps_fn, x_T, proc, steps=steps, sampler=sampler, solver=solver, eta=eta_fn, grid=grid,
-                   t_eps=t_eps, generator=generator)
+                   t_eps=t_eps, generator=generator, a_max=a_max)
     x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
     return x.clamp(-1, 1) if clip else x
 

@@ -1,0 +1,194 @@
+"""Image data readers (CIFAR-10 python archive, IDX / Fashion-MNIST) on fixtures written here in the
+real on-disk formats, long-tail subsets, and the hydra configs of the image recipes."""
+import gzip
+import io
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from levytts.image.data import (LT_COUNTS, ImageArrayDataset, long_tail_counts, long_tail_indices, read_cifar10,
+                                read_fashion_mnist, read_idx, resize_uint8)
+from levytts.image.fixtures import write_cifar10, write_fashion_mnist
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "image"
+
+
+def _cifar_batch(n, value_offset):
+    # row layout of the real files: 1024 red values, 1024 green, 1024 blue, each 32x32 row-major
+    data = np.zeros((n, 3072), dtype=np.uint8)
+    for i in range(n):
+        data[i, :1024] = value_offset + i
+        data[i, 1024:2048] = 100 + i
+        data[i, 2048:] = 200 + i
+        data[i, 1] = 7  # red channel, row 0, column 1
+        data[i, 32] = 9  # red channel, row 1, column 0
+    return {b"batch_label": b"x", b"labels": [i % 10 for i in range(n)], b"data": data}
+
+
+def _write_cifar_folder(folder: Path):
+    folder.mkdir(parents=True)
+    for b in range(1, 6):
+        (folder / f"data_batch_{b}").write_bytes(pickle.dumps(_cifar_batch(2, 10 * b), protocol=2))
+    (folder / "test_batch").write_bytes(pickle.dumps(_cifar_batch(3, 60), protocol=2))
+    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"airplane"] * 10}, protocol=2))
+
+
+def test_cifar10_folder_layout(tmp_path):
+    _write_cifar_folder(tmp_path / "cifar-10-batches-py")
+    for path in (tmp_path / "cifar-10-batches-py", tmp_path):
+        x, y = read_cifar10(path, "train")
+        assert x.shape == (10, 3, 32, 32) and x.dtype == np.uint8
+        assert y.tolist() == [0, 1] * 5
+        assert x[0, 0, 0, 0] == 10 and x[0, 1, 5, 5] == 100 and x[0, 2, 31, 31] == 200
+        assert x[0, 0, 0, 1] == 7 and x[0, 0, 1, 0] == 9  # row-major within a channel
+        assert x[9, 0, 3, 3] == 51  # batch 5, second image
+    xt, yt = read_cifar10(tmp_path, "test")
+    assert xt.shape == (3, 3, 32, 32) and yt.tolist() == [0, 1, 2]
+
+
+def test_cifar10_archive_equals_folder(tmp_path):
+    folder = write_cifar10(tmp_path / "f", n_train=30, n_test=10, archive=False)
+    archive = write_cifar10(tmp_path / "a", n_train=30, n_test=10, archive=True)
+    assert archive.name == "cifar-10-python.tar.gz"
+    with tarfile.open(archive) as tar:
+        assert "cifar-10-batches-py/data_batch_1" in tar.getnames()
+    for split in ("train", "test"):
+        xf, yf = read_cifar10(folder, split)
+        xa, ya = read_cifar10(archive, split)
+        np.testing.assert_array_equal(xf, xa)
+        np.testing.assert_array_equal(yf, ya)
+    assert read_cifar10(tmp_path / "a", "train")[0].shape == (30, 3, 32, 32)
+
+
+def test_cifar10_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cifar-10-python.tar.gz"):
+        read_cifar10(tmp_path / "nope")
+    bad = tmp_path / "cifar-10-batches-py"
+    bad.mkdir()
+    for b in range(1, 6):
+        (bad / f"data_batch_{b}").write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="pickle"):
+        read_cifar10(bad)
+    with pytest.raises(ValueError, match="split"):
+        read_cifar10(bad, "val")
+
+
+def _idx(arr):
+    arr = np.asarray(arr, dtype=np.uint8)
+    return bytes([0, 0, 8, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes()
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_fashion_mnist_idx(tmp_path, compress):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    labels = np.array([3, 1, 4, 1, 5, 9, 2], dtype=np.uint8)
+    for prefix in ("train", "t10k"):
+        for name, arr in ((f"{prefix}-images-idx3-ubyte", images), (f"{prefix}-labels-idx1-ubyte", labels)):
+            raw = _idx(arr)
+            if compress:
+                (tmp_path / (name + ".gz")).write_bytes(gzip.compress(raw))
+            else:
+                (tmp_path / name).write_bytes(raw)
+    for split in ("train", "test"):
+        x, y = read_fashion_mnist(tmp_path, split)
+        assert x.shape == (7, 1, 28, 28) and x.dtype == np.uint8
+        np.testing.assert_array_equal(x[:, 0], images)
+        assert y.tolist() == labels.tolist() and y.dtype == np.int64
+
+
+def test_idx_errors(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x00\x01\x08\x01" + b"\x00" * 8)
+    with pytest.raises(ValueError, match="not an IDX"):
+        read_idx(tmp_path / "bad")
+    (tmp_path / "short").write_bytes(bytes([0, 0, 8, 1]) + struct.pack(">I", 10) + b"\x00" * 3)
+    with pytest.raises(ValueError, match="header says"):
+        read_idx(tmp_path / "short")
+    with pytest.raises(FileNotFoundError, match="dataset-fashion-mnist"):
+        read_fashion_mnist(tmp_path)
+
+
+def test_fixture_writer_matches_reader(tmp_path):
+    write_fashion_mnist(tmp_path, n_train=30, n_test=10)
+    x, y = read_fashion_mnist(tmp_path, "train")
+    assert x.shape == (30, 1, 28, 28) and sorted(set(y.tolist())) == list(range(10))
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed")
+def test_real_fashion_mnist_and_lt_subset():
+    x, y = read_fashion_mnist("/usr/share/datasets/fashion-mnist", "train")
+    assert x.shape == (60000, 1, 28, 28)
+    assert np.bincount(y).tolist() == [6000] * 10
+    idx = long_tail_indices(y, LT_COUNTS, seed=0)
+    assert np.bincount(y[idx], minlength=10).tolist() == list(LT_COUNTS)
+
+
+def test_long_tail_counts_and_indices():
+    assert long_tail_counts(5000, 100, 10) == [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50] == list(LT_COUNTS)
+    labels = np.repeat(np.arange(10), 6000)
+    a = long_tail_indices(labels, LT_COUNTS, seed=0)
+    assert len(a) == sum(LT_COUNTS) == 12406 and len(np.unique(a)) == len(a)
+    assert np.bincount(labels[a], minlength=10).tolist() == list(LT_COUNTS)
+    np.testing.assert_array_equal(a, long_tail_indices(labels, LT_COUNTS, seed=0))
+    assert not np.array_equal(a, long_tail_indices(labels, LT_COUNTS, seed=1))
+    with pytest.raises(ValueError, match="fewer than"):
+        long_tail_indices(labels, [6001] + [1] * 9)
+
+
+def test_dataset_range_and_resize():
+    imgs = np.array([[[[0, 255], [127, 128]]]], dtype=np.uint8)
+    ds = ImageArrayDataset(imgs, np.array([3]))
+    x, y = ds[0]
+    assert x.shape == (1, 2, 2) and float(x.min()) == -1.0 and float(x.max()) == 1.0 and int(y) == 3
+    big = np.full((2, 1, 28, 28), 77, dtype=np.uint8)
+    small = resize_uint8(big, 16)
+    assert small.shape == (2, 1, 16, 16) and (small == 77).all()
+
+
+@pytest.mark.parametrize("experiment", ["fashion_mnist_lt", "fashion_mnist_lt_quick", "cifar10lt", "cifar10lt_quick",
+                                        "cifar10", "cifar10_quick"])
+def test_configs_compose(experiment):
+    from levytts.image.cli import load_config
+
+    cfg = load_config(CONFIG_DIR, [f"experiment={experiment}", "alpha=1.5", "data.root=/x"])
+    assert cfg.diffusion.alpha == 1.5 and cfg.model.in_channels == cfg.data.channels
+    assert cfg.run_dir.endswith("lim_alpha1.5")
+    if "lt" in experiment and "quick" not in experiment:
+        assert list(cfg.data.lt_counts) == list(LT_COUNTS)
+
+
+def test_pipeline_on_fixture(tmp_path, monkeypatch):
+    """Every recipe stage through `levytts image ...` on a tiny IDX fixture (the --quick path, smaller)."""
+    import json
+
+    import torch
+
+    from levytts.cli import main
+
+    n_threads = torch.get_num_threads()
+    root = write_fashion_mnist(tmp_path / "fm", n_train=120, n_test=20)
+    exp = tmp_path / "exp"
+    common = ["--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt_quick", f"data.root={root}",
+              f"exp_dir={exp}", "data.lt_counts=[12,10,8,7,6,6,6,6,6,6]", "data.max_full=null",
+              "sampler.solvers=[ei]", "sampler.samplers=[sde-e,ode]", "sampler.n_samples=8", "sampler.batch_size=8",
+              "trainer.max_steps=2", "trainer.val_every=2", "model.ch=8", "model.norm_groups=8"]
+    try:
+        for action in ("prepare", "classifier", "train", "sample", "evaluate"):
+            assert main(["image", action, *common, "alpha=1.8"]) == 0
+        assert main(["image", "report", *common, "report.runs=[lim_alpha1.8]"]) == 0
+    finally:
+        torch.set_num_threads(n_threads)
+    run = exp / "lim_alpha1.8"
+    assert json.loads((run / "train.json").read_text())["steps"] == 2
+    m = json.loads((run / "metrics.json").read_text())
+    assert set(m["entries"]) == {"sde-e_ei_2", "ode_ei_2"}
+    e = m["entries"]["ode_ei_2"]
+    assert 0 <= e["coverage"] <= 1 and np.isfinite(e["fd_classifier"]) and len(e["per_class_coverage"]) == 10
+    assert (run / "samples" / "ode_ei_2.png").is_file()
+    report = (exp / "results.md").read_text()
+    assert "NOT FID" in report and "lim_alpha1.8 ODE" in report
+    assert main(["image", "prepare", "--config-dir", str(tmp_path)]) == 2  # no config.yaml: one-line error
