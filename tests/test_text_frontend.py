@@ -63,6 +63,10 @@ def test_flite_letter_to_sound_fallback():
 def test_very_long_numbers_are_read_digit_by_digit():
     assert normalize_text("12345678901234567890") == " ".join(
         ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "zero"] * 2)
+    nines = "9" * 40  # beyond inflect's range: no NumOutOfRangeError from ordinals or currency
+    assert normalize_text(nines + "th") == " ".join(["nine"] * 40)
+    assert normalize_text(f"${nines}.99").startswith("nine nine") and normalize_text(f"${nines}.99").endswith(
+        "dollars ninety nine cents")
 
 
 def test_symbol_table_roundtrip(tmp_path):
@@ -105,6 +109,17 @@ def test_fuzz_any_unicode_gives_phones_or_value_error(text):
         return
     assert phones and phones[0] != "sp" and phones[-1] != "sp"
     assert SymbolTable.default().to_ids(phones)  # every phone is in the table
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789$£€¥.,%&+@-' stndrhMr.Dr")), max_size=60))
+def test_fuzz_digits_and_symbols(text):
+    try:
+        phones = text_to_phones(text)
+    except ValueError as err:
+        assert "no speakable words" in str(err)
+        return
+    assert all(ph in SymbolTable.default() for ph in phones)
 
 
 @settings(max_examples=100, deadline=None)

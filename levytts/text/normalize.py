@@ -64,15 +64,24 @@ def _words(spelled: str) -> str:
     return spelled.replace(",", "").replace("-", " ")
 
 
+MAX_SPELLED_DIGITS = 15  # longer integers are read digit by digit (inflect stops near 10**36 anyway)
+
+
+def _digits(digits: str) -> str:
+    return " ".join(_cardinal(int(d)) for d in digits)
+
+
 def _cardinal(number: int) -> str:
+    if len(str(number)) > MAX_SPELLED_DIGITS:
+        return _digits(str(number))
     return _words(_inflect_engine().number_to_words(number, andword=""))
 
 
 def _spell_integer(digits: str) -> str:
     """Read an integer string, as a year when it looks like one (1100..2099, not a multiple of 100)."""
     number = int(digits)
-    if (len(digits) > 1 and digits.startswith("0")) or len(digits) > 15:  # "007" → "zero zero seven"
-        return " ".join(_cardinal(int(d)) for d in digits)
+    if (len(digits) > 1 and digits.startswith("0")) or len(digits) > MAX_SPELLED_DIGITS:  # "007" → "zero zero seven"
+        return _digits(digits)
     if 1100 <= number <= 2099 and not 2000 <= number < 2010:
         century, rest = divmod(number, 100)
         if rest == 0:  # 1900 → "nineteen hundred"; 2000 stays "two thousand" (excluded above)
@@ -94,6 +103,8 @@ def _currency(match: re.Match) -> str:
 
 
 def _ordinal(match: re.Match) -> str:
+    if len(match.group(1)) > MAX_SPELLED_DIGITS:
+        return " " + _digits(match.group(1)) + " "
     engine = _inflect_engine()
     return " " + _words(engine.number_to_words(engine.ordinal(int(match.group(1))), andword="")) + " "
 
