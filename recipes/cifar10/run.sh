@@ -3,10 +3,10 @@
 # Stages (all logic lives in `levytts image ...`; every stage is resumable):
 #   0 prepare data   1 feature classifier   2 train (per α)   3 sampler grid (per α)
 #   4 evaluate (per α)   5 report (markdown tables)
-# Usage: recipes/cifar10/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--data PATH] [-- hydra overrides]
+# Usage: recipes/cifar10/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--diffusion lim|dlpm] [--data PATH] [-- hydra overrides]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-stage=0; stop_stage=100; quick=false; alphas="1.8 2.0"; data=""
+stage=0; stop_stage=100; quick=false; alphas="1.8 2.0"; data=""; diffusion=lim
 python=${PYTHON:-python}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -15,12 +15,13 @@ while [ $# -gt 0 ]; do
     --quick) quick=true; shift ;;
     --alphas) alphas=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
+    --diffusion) diffusion=$2; shift 2 ;;  # lim | dlpm
     --) shift; break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 exp=cifar10
-overrides=("$@")
+overrides=("diffusion=$diffusion" "$@")
 if $quick; then
   exp=cifar10_quick
   if [ -z "$data" ]; then  # CIFAR-10 cannot be downloaded here: a tiny fixture in the real archive format
@@ -30,7 +31,7 @@ if $quick; then
 fi
 [ -n "$data" ] && overrides+=("data.root=$(realpath "$data")")
 img() { $python -m levytts.cli image "$1" experiment=$exp "${@:2}" ${overrides[@]+"${overrides[@]}"}; }
-runs=""; for a in $alphas; do runs="$runs,lim_alpha$a"; done; runs="[${runs#,}]"
+runs=""; for a in $alphas; do runs="$runs,${diffusion}_alpha$a"; done; runs="[${runs#,}]"
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then img prepare; fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then img classifier; fi

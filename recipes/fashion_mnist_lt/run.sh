@@ -3,10 +3,10 @@
 # Stages (all logic lives in `levytts image ...`; every stage is resumable):
 #   0 prepare data   1 feature classifier   2 train (per α)   3 sampler grid (per α)
 #   4 evaluate (per α)   5 report (markdown tables)
-# Usage: recipes/fashion_mnist_lt/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--data IDX_FOLDER] [-- hydra overrides]
+# Usage: recipes/fashion_mnist_lt/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--diffusion lim|dlpm] [--data IDX_FOLDER] [-- hydra overrides]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-stage=0; stop_stage=100; quick=false; alphas="1.8 2.0"; data=""
+stage=0; stop_stage=100; quick=false; alphas="1.8 2.0"; data=""; diffusion=lim
 python=${PYTHON:-python}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -15,12 +15,13 @@ while [ $# -gt 0 ]; do
     --quick) quick=true; shift ;;
     --alphas) alphas=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
+    --diffusion) diffusion=$2; shift 2 ;;  # lim | dlpm
     --) shift; break ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 exp=fashion_mnist_lt
-overrides=("$@")
+overrides=("diffusion=$diffusion" "$@")
 if $quick; then
   exp=fashion_mnist_lt_quick
 
@@ -28,7 +29,7 @@ fi
 
 [ -n "$data" ] && overrides+=("data.root=$(realpath "$data")")
 img() { $python -m levytts.cli image "$1" experiment=$exp "${@:2}" ${overrides[@]+"${overrides[@]}"}; }
-runs=""; for a in $alphas; do runs="$runs,lim_alpha$a"; done; runs="[${runs#,}]"
+runs=""; for a in $alphas; do runs="$runs,${diffusion}_alpha$a"; done; runs="[${runs#,}]"
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then img prepare; fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then img classifier; fi
