@@ -3,7 +3,7 @@
 Public API::
 
     from levytts.text import Phonemizer, SymbolTable, normalize_text, text_to_phones
-    phones = text_to_phones("Dr. Smith paid $3.50.")   # ['D', 'AA1', 'K', 'T', 'ER0', 'sp', ...]
+    phones = text_to_phones("Dr. Smith paid $3.50.")   # ['D', 'AA1', 'K', 'T', 'ER0', 'S', 'M', ...]
     table = SymbolTable.default()
     ids = table.to_ids(phones)
 """
