@@ -51,7 +51,7 @@ def test_offline_recipe_small_data_stages(tmp_path):
     data = tmp_path / "offline"
     env = dict(os.environ, PYTHON=sys.executable, LEVYTTS=str(BIN / "levytts"))
     proc = subprocess.run(["bash", str(ROOT / "egs" / "offline_imbalanced" / "run.sh"), "--small", "true",
-                           "--data-dir", str(data)], capture_output=True, text=True, env=env, timeout=900)
+                           "--data-dir", str(data), "--stop-stage", "2"], capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     train = read_filelist(data / "imbalanced" / "filelists" / "train.txt")
     assert {u.speaker for u in train} == {"slt", "awb"}
