@@ -5,7 +5,8 @@
 # evaluation skips a (α, seed) whose summary CSV exists.
 #
 # The caller sets: levytts, data_config (configs/data/<name>), data_dir, exp_dir, alphas, seeds,
-# enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions, speakers (frequent rare),
+# enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions (and optionally
+# conditions_extra_seeds, the grid for every seed after the first), speakers (frequent rare),
 # jobs, eta, and overrides (extra hydra overrides, may be empty).
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
@@ -45,13 +46,16 @@ stage_synth() {
   # shellcheck disable=SC2086
   "$levytts" imbalanced test-list --filelist "$test_list" --per-speaker "$eval_per_speaker" --speakers $speakers \
     --out "$exp_dir/eval_list.txt"
+  local first_seed=${seeds%% *} conds
   for a in $alphas; do
     for s in $seeds; do
-      log "synthesis α=$a seed=$s → $exp_dir/synth/a$a/seed$s"
+      # the seeds after the first may run a cheaper grid ($conditions_extra_seeds, default: the full grid)
+      conds=$conditions; [ "$s" != "$first_seed" ] && conds=${conditions_extra_seeds:-$conditions}
+      log "synthesis α=$a seed=$s ($conds) → $exp_dir/synth/a$a/seed$s"
       # shellcheck disable=SC2086
       "$levytts" imbalanced synth --checkpoint "$exp_dir/decoder_a$a/checkpoints/last.ckpt" \
         --filelist "$exp_dir/eval_list.txt" --out-dir "$exp_dir/synth/a$a/seed$s" --seed "$s" --eta "$eta" \
-        --conditions $conditions --threads 1 > "$exp_dir/synth_a${a}_seed$s.log" 2>&1 &
+        --conditions $conds --threads 1 > "$exp_dir/synth_a${a}_seed$s.log" 2>&1 &
       running=$((running + 1))
       if [ "$running" -ge "$jobs" ]; then wait -n || { echo "synthesis failed (see $exp_dir/synth_*.log)" >&2; return 1; }; running=$((running - 1)); fi
     done

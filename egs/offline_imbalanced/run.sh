@@ -34,8 +34,9 @@ exp_dir=exp/offline_imbalanced
 alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
 seeds="0 1"                                # synthesis seeds
 enc_steps=500; dec_steps=600               # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
-eval_per_speaker=5
+eval_per_speaker=4
 conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"
+conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
 eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = η: constant 0.3, decaying near t = 0)
 export_demo=false
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
