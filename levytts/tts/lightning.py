@@ -111,9 +111,17 @@ class TTSLightning(L.LightningModule):
         return losses["loss"]
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        norms = [p.grad.detach().norm() for p in self.parameters() if p.grad is not None]
-        if norms:
-            self.log("train/grad_norm", torch.stack(norms).norm())
+        grads = [p for p in self.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norm = torch.stack([p.grad.detach().norm() for p in grads]).norm()
+        if not torch.isfinite(norm):
+            # finite loss but overflowing gradient: drop the gradients (Adam skips params without grad)
+            for p in grads:
+                p.grad = None
+            self.skipped_steps += 1
+            return
+        self.log("train/grad_norm", norm)
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         if self.ema is not None:

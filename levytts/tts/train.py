@@ -35,7 +35,9 @@ def compose_config(overrides: list[str], config_dir: str | Path | None = None) -
             cfg = compose(config_name="train", overrides=list(overrides))
         return OmegaConf.to_container(cfg, resolve=True)
     except HydraException as err:
-        raise ValueError(f"bad config override: {str(err).splitlines()[0]}") from err
+        groups = {g.name: sorted(f.stem for f in g.glob("*.yaml")) for g in config_dir.iterdir() if g.is_dir()}
+        choices = "; ".join(f"{g}: {', '.join(v)}" for g, v in sorted(groups.items()))
+        raise ValueError(f"bad config override: {str(err).splitlines()[0]} (config groups — {choices})") from err
 
 
 class _AtomicCheckpointIO:
