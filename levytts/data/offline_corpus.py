@@ -63,7 +63,7 @@ class Voice:
 
 
 # Chosen with resemblyzer's GE2E encoder (docs/speech_data.md has the cosine table): cross-speaker
-# cosines about 0.45-0.72, same-speaker 0.86-0.93. Male voices shifted DOWN (kal16 -300, awb -250
+# cosines 0.44-0.71, same-speaker 0.86-0.93. Male voices shifted DOWN (kal16 -300, awb -250
 # cents) were rejected: pocketsphinx WER 0.77 against 0.06-0.24 for the others.
 DEFAULT_VOICES = ("slt=slt", "awb=awb", "rms=rms", "kal=kal16", "slt_low=slt:-400", "rms_high=rms:300",
                   "kal_high=kal16:300")
