@@ -56,7 +56,7 @@ class TTSLightning(L.LightningModule):
         if not path.is_file():
             raise FileNotFoundError(f"pretrained encoder checkpoint not found: {path} (train it first with "
                                     "experiment=avg_voice_pretrain)")
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
         enc = {k[len("model.encoder."):]: v for k, v in state.items() if k.startswith("model.encoder.")}
         if not enc:
             raise ValueError(f"{path} holds no encoder weights")

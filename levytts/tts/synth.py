@@ -68,9 +68,9 @@ class TTS:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError("--device cuda asked but CUDA is not available; use --device cpu")
         try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
             hp = ckpt["hyper_parameters"]
-        except (KeyError, RuntimeError, EOFError) as err:
+        except (KeyError, RuntimeError, EOFError, ValueError) as err:
             raise ValueError(f"{path} is not a levytts training checkpoint ({err})") from err
         self.cfg = hp["cfg"]
         self.symbols = SymbolTable.from_dict(hp["symbols"])
@@ -165,7 +165,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--text", help="text to speak (long text is split at sentence ends)")
     parser.add_argument("--file", help="UTF-8 file with one text per line (one wav each)")
     parser.add_argument("--speaker", help="speaker id (see --list-speakers)")
-    parser.add_argument("--checkpoint", help="checkpoint written by `levytts train` (…/checkpoints/last.ckpt)")
+    parser.add_argument("--checkpoint", help="checkpoint written by `levytts train` (…/checkpoints/last.ckpt); default: the bundled demo "
+                        "voice (levytts/pretrained/demo_voice.pt, see docs/demo_voice.md)")
     parser.add_argument("--steps", type=int, default=10, help="reverse-diffusion steps N (default 10)")
     parser.add_argument("--sampler", default="ode", choices=["ode", "sde-a", "sde-e"])
     parser.add_argument("--solver", default="euler", choices=["euler", "ei"])
@@ -186,7 +187,9 @@ def main(args) -> int:
     from levytts.audio.io import atomic_write, save_wav
 
     if not args.checkpoint:
-        raise ValueError("give --checkpoint PATH (a checkpoint written by `levytts train`)")
+        from levytts.pretrained import demo_voice_path
+
+        args.checkpoint = str(demo_voice_path())  # the bundled demo voice (docs/demo_voice.md)
     if args.list_speakers:
         tts = TTS(args.checkpoint, vocoder=None, device=args.device)
         print("\n".join(tts.speakers))
