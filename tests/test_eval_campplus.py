@@ -9,18 +9,6 @@ from levytts.eval.fbank import kaldi_fbank
 DTDNN = pytest.importorskip("speakerlab.models.campplus.DTDNN", reason="install speakerlab-slim with --no-deps (scripts/setup.sh)")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models on short clips: with 2 intra-op threads on a busy 2-core machine, thread hand-offs cost
-    more than they save (measured 2-3x slower under load), so these tests run torch single-threaded."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def random_reference_model(embedding_size: int, seed: int = 0) -> torch.nn.Module:
     """3D-Speaker's CAMPPlus with random weights AND random BatchNorm statistics (so eval-mode BN matters)."""
     torch.manual_seed(seed)

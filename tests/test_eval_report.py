@@ -15,18 +15,6 @@ needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="needs De
 SENTENCES = ["Open the window now.", "Call me at home tonight."]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models on short clips: with 2 intra-op threads on a busy 2-core machine, thread hand-offs cost
-    more than they save (measured 2-3x slower under load), so these tests run torch single-threaded."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def flite(text, voice, path, *options):
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["flite", "-voice", voice, *options, "-t", text, "-o", str(path)], check=True)

@@ -12,18 +12,6 @@ pytestmark = pytest.mark.skipif(shutil.which("flite") is None, reason="needs Deb
 SENTENCES = ["The quick brown fox jumps over the lazy dog.", "She sells sea shells by the sea shore."]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models on short clips: with 2 intra-op threads on a busy 2-core machine, thread hand-offs cost
-    more than they save (measured 2-3x slower under load), so these tests run torch single-threaded."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def flite(text: str, voice: str, path) -> str:
     subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True)
     return str(path)

@@ -9,14 +9,6 @@ from levytts.image.metrics import (FIDInceptionV3, feature_stats, frechet_distan
                                    knn_radii, load_fid_inception, per_class_coverage, prdc, prdc_per_class)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_frechet_distance_known_values():
     rng = np.random.default_rng(0)
     f = rng.normal(size=(500, 6))

@@ -12,14 +12,6 @@ from levytts.image.sampling import (POPOV_T0, eta_preset, generate, grid_entries
 from levytts.image.unet import DDPMUNet, timestep_embedding
 from levytts.levy import DLPM, LevyVP
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors: one thread avoids OpenMP spin-waiting on a busy shared CPU; restored afterwards
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 TINY = dict(in_channels=1, resolution=8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,), dropout=0.0,
             num_classes=10, time_scale=1000.0, norm_groups=4)

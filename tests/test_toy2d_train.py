@@ -12,14 +12,6 @@ from levytts.toy.stages import Paths, Settings, run, write_block
 from levytts.toy.train import TrainConfig, generate, train_ensemble
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("method", ["lim", "dlpm"])
 def test_training_reduces_loss(method):
     mix = data.gaussian_grid()
