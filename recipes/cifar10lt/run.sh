@@ -4,40 +4,7 @@
 #   0 prepare data   1 feature classifier   2 train (per α)   3 sampler grid (per α)
 #   4 evaluate (per α)   5 report (markdown tables)
 # Usage: recipes/cifar10lt/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--diffusion lim|dlpm] [--data PATH] [-- hydra overrides]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-stage=0; stop_stage=100; quick=false; alphas="1.8 2.0"; data=""; diffusion=lim
-python=${PYTHON:-python}
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage|--stop_stage) stop_stage=$2; shift 2 ;;
-    --quick) quick=true; shift ;;
-    --alphas) alphas=$2; shift 2 ;;
-    --data) data=$2; shift 2 ;;
-    --diffusion) diffusion=$2; shift 2 ;;  # lim | dlpm
-    --) shift; break ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+# The stage logic is shared with the other image recipes: recipes/common/image_recipe.sh.
 exp=cifar10lt
-overrides=("diffusion=$diffusion" "$@")
-if $quick; then
-  exp=cifar10lt_quick
-  if [ -z "$data" ]; then  # CIFAR-10 cannot be downloaded here: a tiny fixture in the real archive format
-    data=exp/image/fixtures/cifar10
-    $python -m levytts.cli image make-fixture --kind cifar10 --out "$data"
-  fi
-fi
-[ -n "$data" ] && overrides+=("data.root=$(realpath "$data")")
-img() { $python -m levytts.cli image "$1" experiment=$exp "${@:2}" ${overrides[@]+"${overrides[@]}"}; }
-runs=""; for a in $alphas; do runs="$runs,${diffusion}_alpha$a"; done; runs="[${runs#,}]"
-
-if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then img prepare; fi
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then img classifier; fi
-for a in $alphas; do
-  if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then img train alpha=$a; fi
-  if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then img sample alpha=$a; fi
-  if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then img evaluate alpha=$a; fi
-done
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then img report "report.runs=$runs"; fi
+fixture_kind=cifar10
+source "$(dirname "$0")/../common/image_recipe.sh"

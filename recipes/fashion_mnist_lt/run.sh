@@ -1,41 +1,10 @@
 #!/usr/bin/env bash
-# Fashion-MNIST-LT (CIFAR10-LT class counts on the Debian dataset-fashion-mnist IDX files): LIM α=1.8 vs the Gaussian baseline α=2, Popov sampler grid, classifier-feature FD / coverage.
+# Fashion-MNIST-LT (CIFAR10-LT class counts on the Debian dataset-fashion-mnist IDX files; --data IDX_FOLDER, default /usr/share/datasets/fashion-mnist): LIM α=1.8 vs the Gaussian baseline α=2, Popov sampler grid, classifier-feature FD / coverage.
 # Stages (all logic lives in `levytts image ...`; every stage is resumable):
 #   0 prepare data   1 feature classifier   2 train (per α)   3 sampler grid (per α)
 #   4 evaluate (per α)   5 report (markdown tables)
-# Usage: recipes/fashion_mnist_lt/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--diffusion lim|dlpm] [--data IDX_FOLDER] [-- hydra overrides]
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-stage=0; stop_stage=100; quick=false; alphas="1.8 2.0"; data=""; diffusion=lim
-python=${PYTHON:-python}
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage|--stop_stage) stop_stage=$2; shift 2 ;;
-    --quick) quick=true; shift ;;
-    --alphas) alphas=$2; shift 2 ;;
-    --data) data=$2; shift 2 ;;
-    --diffusion) diffusion=$2; shift 2 ;;  # lim | dlpm
-    --) shift; break ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+# Usage: recipes/fashion_mnist_lt/run.sh [--stage N] [--stop-stage N] [--quick] [--alphas "1.8 2.0"] [--diffusion lim|dlpm] [--data PATH] [-- hydra overrides]
+# The stage logic is shared with the other image recipes: recipes/common/image_recipe.sh.
 exp=fashion_mnist_lt
-overrides=("diffusion=$diffusion" "$@")
-if $quick; then
-  exp=fashion_mnist_lt_quick
-
-fi
-
-[ -n "$data" ] && overrides+=("data.root=$(realpath "$data")")
-img() { $python -m levytts.cli image "$1" experiment=$exp "${@:2}" ${overrides[@]+"${overrides[@]}"}; }
-runs=""; for a in $alphas; do runs="$runs,${diffusion}_alpha$a"; done; runs="[${runs#,}]"
-
-if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then img prepare; fi
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then img classifier; fi
-for a in $alphas; do
-  if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then img train alpha=$a; fi
-  if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then img sample alpha=$a; fi
-  if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then img evaluate alpha=$a; fi
-done
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then img report "report.runs=$runs"; fi
+fixture_kind=
+source "$(dirname "$0")/../common/image_recipe.sh"
