@@ -68,15 +68,21 @@ stage_synth() {
 
 # stage: `levytts eval` (GE2E similarity, pocketsphinx WER, MCD vs the reference renders) per α × seed
 stage_eval() {
-  local a s
+  local a s running=0
   mkdir -p "$exp_dir/eval"
   for a in $alphas; do
     for s in $seeds; do
       if [ -f "$exp_dir/eval/a${a}_seed$s.csv" ]; then log "eval α=$a seed=$s: done"; continue; fi
-      log "eval α=$a seed=$s"
+      log "eval α=$a seed=$s (log: $exp_dir/eval/a${a}_seed$s.log)"
       OMP_NUM_THREADS=1 "$levytts" eval --synth-dir "$exp_dir/synth/a$a/seed$s" --filelist "$exp_dir/eval_list.txt" \
-        --ref-dir "$PWD" --no-f0 --out "$exp_dir/eval/a${a}_seed$s.md" > /dev/null
+        --ref-dir "$PWD" --no-f0 --out "$exp_dir/eval/a${a}_seed$s.md" > "$exp_dir/eval/a${a}_seed$s.log" 2>&1 &
+      running=$((running + 1))
+      if [ "$running" -ge "$jobs" ]; then wait -n || { echo "eval failed (see $exp_dir/eval/*.log)" >&2; return 1; }; running=$((running - 1)); fi
     done
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n || { echo "eval failed (see $exp_dir/eval/*.log)" >&2; return 1; }
+    running=$((running - 1))
   done
 }
 

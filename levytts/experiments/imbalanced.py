@@ -153,6 +153,58 @@ def aggregate(rows: list[dict], metric: str) -> dict[tuple, tuple[float, float, 
     return {k: (float(np.mean(v)), float((max(v) - min(v)) / 2), len(v)) for k, v in groups.items()}
 
 
+def paired_differences(eval_dir: str | Path, base_alpha: float = 2.0, metric: str = "similarity") -> list[dict]:
+    """Per (condition, speaker, α ≠ base): the metric of α minus that of ``base_alpha`` on the SAME utterance
+    and synthesis seed (same text, same prior draw up to the noise law), from the ``*_utts.csv`` files.
+
+    Returns rows: condition, speaker, alpha, n (pairs), mean_diff, se (standard error over pairs), wins
+    (pairs where α is better: higher similarity, lower otherwise).
+    """
+    values: dict[tuple, float] = {}
+    for path in sorted(Path(eval_dir).glob("*_utts.csv")):
+        m = EVAL_NAME.match(path.stem[: -len("_utts")])
+        if not m:
+            continue
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                v = _num(row.get(metric))
+                if row["condition"] != "reference" and row.get("status") == "ok" and not math.isnan(v):
+                    values[(row["condition"], row["speaker"], float(m["alpha"]), int(m["seed"]), row["utt"])] = v
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for (cond, spk, alpha, seed, utt), v in values.items():
+        base = values.get((cond, spk, base_alpha, seed, utt))
+        if alpha != base_alpha and base is not None:
+            groups[(cond, spk, alpha)].append(v - base)
+    out = []
+    for (cond, spk, alpha), d in sorted(groups.items(), key=lambda kv: (_condition_key(kv[0][0]), kv[0][1], -kv[0][2])):
+        d = np.asarray(d)
+        better = d > 0 if metric == "similarity" else d < 0
+        out.append({"condition": cond, "speaker": spk, "alpha": alpha, "n": len(d), "mean_diff": float(d.mean()),
+                    "se": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan,
+                    "wins": int(better.sum())})
+    return out
+
+
+def paired_markdown(rows: list[dict], speakers: list[str], base_alpha: float = 2.0) -> str:
+    """Table of paired similarity differences: cells ``Δ ± SE (wins/n)``."""
+    if not rows:
+        return ""
+    alphas = sorted({r["alpha"] for r in rows}, reverse=True)
+    conds = sorted({r["condition"] for r in rows}, key=_condition_key)
+    index = {(r["condition"], r["speaker"], r["alpha"]): r for r in rows}
+    lines = [f"### Paired difference in GE2E similarity vs α = {base_alpha:g} (same utterance, same seed)", "",
+             "| condition | " + " | ".join(f"{s} α={a:g}" for s in speakers for a in alphas) + " |",
+             "|---|" + "---|" * (len(speakers) * len(alphas))]
+    for c in conds:
+        cells = []
+        for s in speakers:
+            for a in alphas:
+                r = index.get((c, s, a))
+                cells.append("–" if r is None else f"{r['mean_diff']:+.3f} ± {r['se']:.3f} ({r['wins']}/{r['n']})")
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + [""])
+
+
 def _condition_key(name: str) -> tuple:
     m = re.match(r"^(?P<s>.+)_N(?P<n>\d+)$", name)
     return (0 if name.startswith("ode") else 1, m["s"] if m else name, int(m["n"]) if m else 0)
@@ -241,7 +293,8 @@ def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, 
     for metric, label in (("similarity", "GE2E speaker similarity"), ("wer", "WER"), ("mcd_db", "MCD (dB)")):
         paths[metric] = plot_similarity(rows, speakers, figures_dir / f"{prefix}_{metric}.png", metric, label)
     with atomic_write(paths["table"]) as tmp:
-        tmp.write_text(markdown_tables(rows, speakers), encoding="utf-8")
+        tmp.write_text(markdown_tables(rows, speakers) + "\n" + paired_markdown(paired_differences(eval_dir), speakers),
+                       encoding="utf-8")
     return paths
 
 

@@ -1,0 +1,67 @@
+"""levytts.experiments.imbalanced: condition parsing, test lists, and the result tables from eval CSVs."""
+import csv
+
+import pytest
+
+from levytts.data import Utterance, read_filelist, write_filelist
+from levytts.experiments.imbalanced import (condition_dir, paired_differences, parse_condition, read_eval_csvs,
+                                            select_test_list, write_table)
+from levytts.eval.report import SUMMARY_COLUMNS, UTT_COLUMNS
+
+
+def test_conditions_map_to_the_eval_layout():
+    assert parse_condition("ode:euler:10") == ("ode", "euler", 10)
+    assert parse_condition("ode:30") == ("ode", "euler", 30)
+    assert condition_dir(*parse_condition("ode:euler:10")) == "ode_N10"
+    assert condition_dir(*parse_condition("sde-e:ei:5")) == "sde-e_ei_N5"
+    for bad in ("ode", "ode:euler:ten", "a:b:c:d"):
+        with pytest.raises(ValueError, match="SAMPLER:SOLVER:N"):
+            parse_condition(bad)
+
+
+def test_select_test_list_keeps_the_first_k_per_speaker(tmp_path):
+    utts = [Utterance(f"/w/{s}_{i}.wav", s, f"text {s} {i}") for i in range(3) for s in ("slt", "awb", "rms")]
+    write_filelist(tmp_path / "test.txt", utts)
+    keep = select_test_list(tmp_path / "test.txt", tmp_path / "out.txt", 2, ["slt", "awb"])
+    assert [u.utt_id for u in read_filelist(tmp_path / "out.txt")] == [u.utt_id for u in keep] == \
+        ["slt_0", "awb_0", "slt_1", "awb_1"]
+    with pytest.raises(ValueError, match="no utterance of speaker"):
+        select_test_list(tmp_path / "test.txt", tmp_path / "out.txt", 1, ["lj"])
+
+
+def _write(path, columns, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in columns})
+
+
+def test_tables_average_over_seeds_and_pair_by_utterance(tmp_path):
+    # similarity of utterance u under α, seed: base + bonus(α) + seed offset
+    bonus = {2.0: 0.0, 1.5: 0.05}
+    for alpha in (2.0, 1.5):
+        for seed in (0, 1):
+            summ, utts = [], []
+            for spk in ("slt", "awb"):
+                sims = [0.6 + bonus[alpha] + 0.01 * seed + 0.1 * (spk == "slt") + 0.02 * u for u in range(3)]
+                summ.append({"condition": "ode_N10", "sampler": "ode", "steps": 10, "speaker": spk, "n_ok": 3,
+                             "similarity": sum(sims) / 3, "wer": 0.5 - bonus[alpha], "mcd_db": 7.0})
+                summ.append({"condition": "reference", "speaker": spk, "similarity": 0.9, "wer": 0.1})
+                utts += [{"condition": "ode_N10", "speaker": spk, "utt": f"{spk}_{u}", "status": "ok",
+                          "similarity": s} for u, s in enumerate(sims)]
+            _write(tmp_path / f"a{alpha}_seed{seed}.csv", SUMMARY_COLUMNS, summ)
+            _write(tmp_path / f"a{alpha}_seed{seed}_utts.csv", UTT_COLUMNS, utts)
+    (tmp_path / "unrelated.csv").write_text("x\n1\n")  # not an a<alpha>_seed<k> summary: ignored
+    assert {(r["alpha"], r["seed"]) for r in read_eval_csvs(tmp_path)} == {(2.0, 0), (2.0, 1), (1.5, 0), (1.5, 1)}
+    pairs = paired_differences(tmp_path)
+    assert [(r["speaker"], r["alpha"], r["n"], r["wins"]) for r in pairs] == [("awb", 1.5, 6, 6), ("slt", 1.5, 6, 6)]
+    assert all(r["mean_diff"] == pytest.approx(0.05) and r["se"] == pytest.approx(0.0, abs=1e-9) for r in pairs)
+    paths = write_table(tmp_path, tmp_path / "tables.md", tmp_path / "fig", ["slt", "awb"])
+    text = paths["table"].read_text()
+    # slt α=1.5: per seed 0.6 + 0.05 + 0.1 + mean(0, .02, .04) + 0.01 s = 0.77 + 0.01 s → 0.775 ± 0.005 (half-range), best
+    assert "**0.775 ± 0.005**" in text and "| 0.725 ± 0.005 |" in text
+    assert "+0.050 ± 0.000 (6/6)" in text and "| reference |" in text
+    assert all(p.is_file() for p in paths.values())
+    with pytest.raises(FileNotFoundError, match="levytts eval"):
+        read_eval_csvs(tmp_path / "fig")
