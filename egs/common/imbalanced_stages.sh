@@ -7,7 +7,7 @@
 # The caller sets: levytts, data_config (configs/data/<name>), data_dir, exp_dir, alphas, seeds,
 # enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions (and optionally
 # conditions_extra_seeds, the grid for every seed after the first), speakers (frequent rare),
-# jobs, eta, and overrides (extra hydra overrides, may be empty).
+# jobs, eta, overrides (extra hydra overrides, may be empty) and optionally t_start (reverse process start time).
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
@@ -55,7 +55,7 @@ stage_synth() {
       # shellcheck disable=SC2086
       "$levytts" imbalanced synth --checkpoint "$exp_dir/decoder_a$a/checkpoints/last.ckpt" \
         --filelist "$exp_dir/eval_list.txt" --out-dir "$exp_dir/synth/a$a/seed$s" --seed "$s" --eta "$eta" \
-        --conditions $conds --threads 1 > "$exp_dir/synth_a${a}_seed$s.log" 2>&1 &
+        --conditions $conds ${t_start:+--t-start "$t_start"} --threads 1 > "$exp_dir/synth_a${a}_seed$s.log" 2>&1 &
       running=$((running + 1))
       if [ "$running" -ge "$jobs" ]; then wait -n || { echo "synthesis failed (see $exp_dir/synth_*.log)" >&2; return 1; }; running=$((running - 1)); fi
     done

@@ -39,6 +39,8 @@ conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
 eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = η: constant 0.3, decaying near t = 0)
 export_demo=false
+t_start=0.8                                # reverse process starts at t = 0.8 from γ(0.8)ξ: the CPU-sized decoders'
+                                           # ε̂ near T is too coarse for a step from T (docs/results/imbalanced_speakers.md)
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
 python=${PYTHON:-.venv/bin/python}
 levytts=${LEVYTTS:-.venv/bin/levytts}
@@ -118,5 +120,5 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   demo_dst="$exp_dir/demo_voice.pt"
   [ "$export_demo" = true ] && demo_dst=levytts/pretrained/demo_voice.pt
   log "stage 8: export $demo_src → $demo_dst (float16)"
-  "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8"))' "$demo_src" "$demo_dst"
+  "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8", synth_defaults={"t_start": float(sys.argv[3])} if sys.argv[3] else None))' "$demo_src" "$demo_dst" "$t_start"
 fi

@@ -72,12 +72,13 @@ def select_test_list(filelist: str | Path, out: str | Path, per_speaker: int, sp
 @torch.no_grad()
 def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str | Path, conditions=DEFAULT_CONDITIONS,
                seed: int = 0, eta: str = "popov:0.3,0.3", vocoder: str = "universal", device: str = "cpu",
-               batch_size: int = 16, log=print) -> dict[str, float]:
+               batch_size: int = 16, t_start: float | None = None, log=print) -> dict[str, float]:
     """Synthesise every utterance of ``filelist`` (its text and speaker) under every condition.
 
     The batch for one condition shares one generator seeded with ``seed`` (so the same seed gives the same
     prior draws for every α and N). Writes ``out_dir/<condition>/<utt_id>.wav``; an existing wav is kept
-    (resumable). Returns seconds spent per condition.
+    (resumable). ``t_start``: start the reverse process at t_start < T (see LevyTTS.synthesise; default: the
+    checkpoint's stored default, else T). Returns seconds spent per condition.
     """
     from levytts.audio.io import save_wav
     from levytts.data import read_filelist
@@ -109,7 +110,7 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
             spk = torch.tensor([tts.speaker_id(u.speaker) for u in chunk])
             out = tts.model.synthesise(ids.to(tts.device), lengths.to(tts.device), spk.to(tts.device), steps=steps,
                                        sampler=sampler, solver=solver, eta=parse_eta(eta) if sampler == "sde-e" else 0.0,
-                                       generator=gen)
+                                       generator=gen, t_start=tts.t_start if t_start is None else t_start)
             for b, u in enumerate(chunk):
                 mel = out["mel"][b: b + 1, :, : int(out["mel_lengths"][b])]
                 audio = tts.vocoder(mel)[0].float().cpu().numpy()
@@ -317,6 +318,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--vocoder", default="universal")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--t-start", type=float, default=None, help="start the reverse process at this t < T")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p = sub.add_parser("table", help="eval CSVs (a<alpha>_seed<k>.csv) → markdown tables and figures")
     p.add_argument("--eval-dir", required=True)
@@ -334,7 +336,7 @@ def main(args) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
-                   args.device, args.batch_size)
+                   args.device, args.batch_size, args.t_start)
     else:
         paths = write_table(args.eval_dir, args.out, args.figures, args.speakers, args.prefix)
         print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -34,13 +34,15 @@ def load_demo_voice(vocoder: str | Path | None = "universal", device: str = "cpu
 
 
 def export_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype = torch.float16,
-                      use_ema: bool = True, note: str = "") -> Path:
+                      use_ema: bool = True, note: str = "", synth_defaults: dict | None = None) -> Path:
     """Compact a `levytts train` checkpoint into a file :class:`levytts.TTS` loads.
 
     Keeps ``hyper_parameters`` (cfg, symbols, speakers, add_blank), ``global_step`` and the model weights
     (under the ``model.`` prefix TTS reads; the EMA copy when ``use_ema`` and present), with floating
     tensors of more than one element stored as ``dtype`` (scalars such as the mel statistics stay float32).
-    Optimiser state, callbacks and loops are dropped. Written atomically.
+    ``synth_defaults`` (e.g. ``{"t_start": 0.8}``) are stored in ``hyper_parameters`` and used by
+    :class:`levytts.TTS` as its sampler defaults. Optimiser state, callbacks and loops are dropped.
+    Written atomically.
     """
     from levytts.audio.io import atomic_write
 
@@ -65,6 +67,8 @@ def export_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype = tor
     model["encoder"] = dict(model["encoder"], pretrained=None)  # weights are inside; no path to a training run
     cfg["model"] = model
     hp["cfg"] = cfg
+    if synth_defaults:
+        hp["synth_defaults"] = dict(synth_defaults)
     out = {"hyper_parameters": hp, "state_dict": weights, "global_step": int(ckpt.get("global_step", 0)),
            "levytts_export": {"source": src.name, "dtype": str(dtype), "note": note}}
     dst = Path(dst)

