@@ -1,0 +1,87 @@
+"""The bundled demo voice (levytts/pretrained/demo_voice.pt): loads, speaks, round-trips through export,
+and `levytts synth` uses it when no --checkpoint is given; the offline recipe end to end (slow)."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from levytts.pretrained import demo_voice_path, export_checkpoint, load_demo_voice
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def demo():
+    torch.set_num_threads(1)
+    return load_demo_voice(vocoder="universal")
+
+
+def test_bundled_voice_is_small_and_has_the_rare_speaker(demo):
+    path = demo_voice_path()
+    assert path.stat().st_size < 15 * 2**20
+    assert {"slt", "awb"} <= set(demo.speakers)
+    assert demo.sample_rate == 22050 and demo.vocoder.name == "hifigan"
+
+
+def test_bundled_voice_speaks_a_short_sentence(demo):
+    out = demo.synth("Hello there.", speaker="awb", steps=10, seed=0)
+    audio = out["audio"]
+    assert audio.dtype == np.float32 and audio.ndim == 1 and np.isfinite(audio).all()
+    seconds = len(audio) / out["sample_rate"]
+    assert 0.4 < seconds < 3.0, seconds  # two words: neither silence nor a runaway duration
+    assert 0.01 < np.abs(audio).max() <= 1.0 + 1e-4 and audio.std() > 1e-3
+    # longer text → longer audio (durations come from the trained predictor)
+    longer = demo.synth("Hello there. How are you today?", speaker="awb", steps=2, seed=0)
+    assert longer["seconds"] > seconds
+
+
+def test_export_roundtrip_matches_the_bundled_weights(tmp_path, demo):
+    fp32 = export_checkpoint(demo_voice_path(), tmp_path / "v32.pt", dtype=torch.float32)
+    from levytts.tts.synth import TTS
+
+    again = TTS(fp32, vocoder=None)
+    a = demo.model.state_dict()
+    b = again.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="not a levytts training checkpoint"):
+        torch.save({"weights": 1}, tmp_path / "bad.pt")
+        export_checkpoint(tmp_path / "bad.pt", tmp_path / "out.pt")
+    with pytest.raises(FileNotFoundError):
+        export_checkpoint(tmp_path / "missing.ckpt", tmp_path / "out.pt")
+
+
+def test_synth_cli_defaults_to_the_bundled_voice(tmp_path):
+    from levytts.cli import main
+
+    wav = tmp_path / "hello.wav"
+    assert main(["synth", "--text", "Hello there.", "--speaker", "awb", "--steps", "2", "--out", str(wav)]) == 0
+    audio, sr = sf.read(str(wav))
+    assert sr == 22050 and 0.4 < len(audio) / sr < 3.0 and np.isfinite(audio).all()
+    assert main(["synth", "--text", "Hello.", "--speaker", "nobody", "--out", str(wav)]) == 2
+
+
+@pytest.mark.slow
+def test_offline_recipe_small_all_stages(tmp_path):
+    if shutil.which("flite") is None:
+        pytest.skip("flite not installed")
+    env = dict(os.environ, PYTHON=sys.executable, LEVYTTS=str(BIN / "levytts"))
+    proc = subprocess.run(["bash", str(ROOT / "egs" / "offline_imbalanced" / "run.sh"), "--small", "true",
+                           "--data-dir", str(tmp_path / "data"), "--exp-dir", str(tmp_path / "exp")],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exp = tmp_path / "exp"
+    for a in ("2.0", "1.5"):
+        for cond in ("ode_N2", "sde-e_ei_N2"):
+            assert len(list((exp / "synth" / f"a{a}" / "seed0" / cond).glob("*.wav"))) == 2
+        assert (exp / "eval" / f"a{a}_seed0.csv").is_file()
+    table = (exp / "results_tables.md").read_text()
+    assert "GE2E speaker similarity" in table and "slt α=1.5" in table and "awb α=2" in table
+    assert (exp / "figures" / "imbalanced_similarity.png").is_file()
+    assert (exp / "demo_voice.pt").is_file()
