@@ -183,6 +183,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="synth_out", help="output .wav file (single text) or directory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice). Small models on a busy machine run "
+                             "much faster with 1: measured RTF 0.48 with 1 thread vs 11 with 2 under load")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     parser.add_argument("--save-mel", action="store_true", help="also write the log-mel as .npy next to each wav")
     parser.add_argument("--list-speakers", action="store_true", help="print the model's speakers and exit")
@@ -191,6 +194,10 @@ def add_arguments(parser) -> None:
 def main(args) -> int:
     from levytts.audio.io import atomic_write, save_wav
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     if not args.checkpoint:
         from levytts.pretrained import demo_voice_path
 
