@@ -14,6 +14,7 @@ Training stages (``stage``):
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -230,6 +231,11 @@ class LevyTTS(nn.Module):
         Tm = int(y_lengths.max())
         # A few-step sampler with heavy-tailed ξ (or an untrained net) can overshoot; log-mels below
         # log(LOG_CLAMP) do not exist in the analysis, and non-finite values would break any vocoder.
+        n_bad = int((~torch.isfinite(z0)).sum())
+        if n_bad:  # say so: the clamp below would otherwise turn a diverged sample into silence unnoticed
+            warnings.warn(f"the reverse diffusion diverged: {n_bad} non-finite mel values were set to silence; try "
+                          f"a truncated start (--t-start 0.8), --grid log_snr or more --steps", RuntimeWarning,
+                          stacklevel=3)
         mel = torch.nan_to_num(self.denormalise(z0), nan=log_floor, posinf=mel_ceiling, neginf=log_floor)
         mel = mel.clamp(log_floor, mel_ceiling) * y_mask
         return {"mel": mel[..., :Tm], "mu": (self.denormalise(mu_y) * y_mask)[..., :Tm], "mel_lengths": y_lengths,
