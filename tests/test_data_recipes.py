@@ -1,7 +1,6 @@
 """tools/mfa_align.sh end to end with a stand-in `mfa`, and the offline recipe's data stages (slow)."""
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,28 +9,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from levytts.data import Utterance, read_filelist, write_filelist, write_textgrid
+from levytts.data import Utterance, read_filelist, write_filelist
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def test_mfa_align_script_with_stand_in_aligner(tmp_path):
+def test_mfa_align_script_with_stand_in_aligner(tmp_path, stand_in_mfa):
     wav = tmp_path / "wavs" / "LJ001-0001.wav"
     wav.parent.mkdir()
     sf.write(str(wav), np.zeros(22050), 22050)
     write_filelist(tmp_path / "list.txt", [Utterance(str(wav), "lj", "Hello, Dr. Smith!")])
-    template = write_textgrid(tmp_path / "template.TextGrid", [(0.0, 0.5, "HH"), (0.5, 1.0, "OW1")], duration=1.0)
-    # Stand-in for `mfa align CORPUS DICT MODEL OUT`: one TextGrid per .lab, in MFA's output layout.
-    fake = tmp_path / "bin" / "mfa"
-    fake.parent.mkdir()
-    fake.write_text(f"""#!/usr/bin/env bash
-corpus=${{@: -4:1}}; out=${{@: -1}}
-for lab in "$corpus"/*/*.lab; do spk=$(basename "$(dirname "$lab")"); mkdir -p "$out/$spk"
-  cp {template} "$out/$spk/$(basename "$lab" .lab).TextGrid"; done
-""")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    env = dict(os.environ, PATH=f"{fake.parent}:{os.environ['PATH']}", LEVYTTS=str(BIN / "levytts"))
+    env = dict(os.environ, PATH=f"{stand_in_mfa}:{os.environ['PATH']}", LEVYTTS=str(BIN / "levytts"))
     proc = subprocess.run(["bash", str(ROOT / "tools" / "mfa_align.sh"), str(tmp_path / "list.txt"), str(tmp_path / "out")],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr

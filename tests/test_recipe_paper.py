@@ -2,7 +2,6 @@
 real on-disk layouts (the corpora are not on this machine), with a stand-in `mfa` for stage 2."""
 import json
 import os
-import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from levytts.data import read_filelist, read_speakers, write_textgrid
+from levytts.data import read_filelist, read_speakers
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -56,24 +55,10 @@ def make_corpora(root: Path) -> dict[str, Path]:
     return {"ljspeech": lj, "hifitts": hifi, "libritts": libri}
 
 
-def _stand_in_mfa(tmp_path: Path) -> Path:
-    """A stand-in for `mfa align CORPUS DICT MODEL OUT`: one TextGrid per .lab, in MFA's output layout."""
-    template = write_textgrid(tmp_path / "template.TextGrid", [(0.0, 0.5, "HH"), (0.5, 1.0, "OW1")], duration=1.0)
-    fake = tmp_path / "bin" / "mfa"
-    fake.parent.mkdir()
-    fake.write_text(f"""#!/usr/bin/env bash
-corpus=${{@: -4:1}}; out=${{@: -1}}
-for lab in "$corpus"/*/*.lab; do spk=$(basename "$(dirname "$lab")"); mkdir -p "$out/$spk"
-  cp {template} "$out/$spk/$(basename "$lab" .lab).TextGrid"; done
-""")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    return fake.parent
-
-
-def _run_recipe(tmp_path: Path, stop_stage: int) -> tuple[subprocess.CompletedProcess, Path]:
+def _run_recipe(tmp_path: Path, stop_stage: int, mfa_bin: Path) -> tuple[subprocess.CompletedProcess, Path]:
     corpora = make_corpora(tmp_path / "corpora")
     data = tmp_path / "data"
-    env = dict(os.environ, PATH=f"{_stand_in_mfa(tmp_path)}:{os.environ['PATH']}", PYTHON=sys.executable,
+    env = dict(os.environ, PATH=f"{mfa_bin}:{os.environ['PATH']}", PYTHON=sys.executable,
                LEVYTTS=str(BIN / "levytts"))
     cmd = ["bash", str(ROOT / "egs" / "ljspeech_hifitts9017" / "run.sh"), "--ljspeech", str(corpora["ljspeech"]),
            "--hifitts", str(corpora["hifitts"]), "--libritts", str(corpora["libritts"]), "--data-dir", str(data),
@@ -83,8 +68,8 @@ def _run_recipe(tmp_path: Path, stop_stage: int) -> tuple[subprocess.CompletedPr
     return proc, data
 
 
-def test_paper_recipe_data_stages_on_fixtures(tmp_path):
-    _, data = _run_recipe(tmp_path, stop_stage=1)
+def test_paper_recipe_data_stages_on_fixtures(tmp_path, stand_in_mfa):
+    _, data = _run_recipe(tmp_path, stop_stage=1, mfa_bin=stand_in_mfa)
     train = read_filelist(data / "filelists" / "train.txt")
     val = read_filelist(data / "filelists" / "val.txt")
     test = read_filelist(data / "filelists" / "test.txt")
@@ -99,8 +84,8 @@ def test_paper_recipe_data_stages_on_fixtures(tmp_path):
 
 
 @pytest.mark.slow
-def test_paper_recipe_alignment_stage_with_stand_in_mfa(tmp_path):
-    proc, data = _run_recipe(tmp_path, stop_stage=2)
+def test_paper_recipe_alignment_stage_with_stand_in_mfa(tmp_path, stand_in_mfa):
+    proc, data = _run_recipe(tmp_path, stop_stage=2, mfa_bin=stand_in_mfa)
     n_all = len(read_filelist(data / "align_all.txt"))
     assert len(list((data / "textgrids").glob("*/*.TextGrid"))) == n_all == 12 + 6 + 8
     assert proc.stdout.count(f"{n_all} ok, 0 bad") == 1
