@@ -16,7 +16,7 @@ from levytts.tts.alignment import (
     sequence_mask,
 )
 from levytts.tts.decoder import UNetDecoder
-from levytts.tts.encoders import AverageVoiceEncoder, GradTTSEncoder
+from levytts.tts.encoders import AverageVoiceEncoder, GradTTSEncoder, phone_positions
 from levytts.tts.model import LevyTTS
 from levytts.tts.synth import parse_eta, split_sentences
 
@@ -25,6 +25,8 @@ ENCODERS = {
     "grad_tts": dict(kind="grad_tts", n_channels=16, filter_channels=32, filter_channels_dp=16, n_layers=2,
                      spk_conditioned=True),
     "avg_voice": dict(kind="avg_voice", conv_channels=16, lstm_hidden=8, dp_hidden=8),
+    "avg_voice_frame": dict(kind="avg_voice", conv_channels=16, lstm_hidden=8, dp_hidden=8, frame_layers=2,
+                            frame_channels=12, frame_hidden=6),
 }
 
 
@@ -137,7 +139,9 @@ def test_speaker_reaches_grad_tts_encoder():
 
 
 @pytest.mark.parametrize("kind,stage,durations", [("grad_tts", "joint", "mas"), ("avg_voice", "encoder", "textgrid"),
-                                                  ("avg_voice", "decoder", "textgrid")])
+                                                  ("avg_voice", "decoder", "textgrid"),
+                                                  ("avg_voice_frame", "encoder", "textgrid"),
+                                                  ("avg_voice_frame", "decoder", "textgrid")])
 def test_padding_content_never_reaches_the_loss(kind, stage, durations):
     model = tiny_model(kind, durations=durations).eval()
     losses = []
@@ -152,7 +156,8 @@ def test_padding_content_never_reaches_the_loss(kind, stage, durations):
 @pytest.mark.parametrize("kind,stage,durations,prior_mean", [("grad_tts", "joint", "mas", "zero"),
                                                              ("grad_tts", "joint", "textgrid", "mu"),
                                                              ("avg_voice", "encoder", "textgrid", "zero"),
-                                                             ("avg_voice", "decoder", "textgrid", "zero")])
+                                                             ("avg_voice", "decoder", "textgrid", "zero"),
+                                                             ("avg_voice_frame", "encoder", "textgrid", "zero")])
 def test_one_training_step_reduces_loss_on_fixed_batch(kind, stage, durations, prior_mean):
     model = tiny_model(kind, durations=durations, prior_mean=prior_mean, segment=8).eval()  # eval: no dropout
     model.set_mel_statistics(-5.0, 1.0)
@@ -169,6 +174,38 @@ def test_one_training_step_reduces_loss_on_fixed_batch(kind, stage, durations, p
     with torch.no_grad():
         after = loss()
     assert after.item() < before.item()
+
+
+def test_phone_positions_known_answer():
+    d = torch.tensor([[2, 0, 3], [1, 2, 0]])
+    x_mask = sequence_mask(torch.tensor([3, 2])).unsqueeze(1).float()
+    y_mask = sequence_mask(torch.tensor([5, 3]), 5).unsqueeze(1).float()
+    pos = phone_positions(d, durations_to_path(d, x_mask, y_mask))
+    expected = torch.tensor([[[0.25, 0.75, 1 / 6, 0.5, 5 / 6]], [[0.5, 0.25, 0.75, 0.0, 0.0]]])
+    torch.testing.assert_close(pos, expected)
+
+
+def test_frame_decoder_draws_within_phone_dynamics_and_respects_masks():
+    b = tiny_batch()
+    plain, frame = tiny_model("avg_voice", durations="textgrid").eval(), tiny_model("avg_voice_frame", durations="textgrid").eval()
+    gen = torch.Generator().manual_seed(0)
+    outs = {name: m.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2, generator=gen, durations=b["durations"])
+            for name, m in (("plain", plain), ("frame", frame))}
+    mu_plain, mu_frame = outs["plain"]["mu"], outs["frame"]["mu"]
+    assert mu_frame.shape == mu_plain.shape == (2, N_MELS, 14)
+    # phone 0 of utterance 0 spans frames 0-2: constant without the frame decoder, varying with it
+    assert torch.allclose(mu_plain[0, :, 0], mu_plain[0, :, 2])
+    assert not torch.allclose(mu_frame[0, :, 0], mu_frame[0, :, 2])
+    assert torch.all(mu_frame[1, :, 9:] == 0)
+    assert "frame_decoder" in dict(frame.encoder.named_children())
+
+
+def test_frame_decoder_needs_textgrid_durations():
+    with pytest.raises(ValueError, match="frame decoder.*textgrid"):
+        tiny_model("avg_voice_frame", durations="mas")
+    with pytest.raises(ValueError, match="frame_layers"):
+        LevyTTS(10, 2, N_MELS, dict(ENCODERS["avg_voice"], frame_layers=-1), dict(dim=8), dict(alpha=2.0),
+                durations="textgrid")
 
 
 def test_synthesise_shapes_masks_and_durations():

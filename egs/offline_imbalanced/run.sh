@@ -18,6 +18,7 @@
 #   6  levytts eval (GE2E similarity, pocketsphinx WER, MCD vs the reference renders) → exp/offline_imbalanced/eval
 #   7  tables and figures (docs/results/imbalanced_speakers.md is written from them by hand)
 #   8  export the alpha=1.5 decoder as the bundled demo voice (--export-demo true) → levytts/pretrained/demo_voice.pt
+#   9  check the exported voice: all held-out test sentences of both speakers → WER/similarity, RTF of `levytts synth`
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,7 +34,7 @@ jobs=2
 exp_dir=exp/offline_imbalanced
 alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
 seeds="0 1"                                # synthesis seeds
-enc_steps=500; dec_steps=600               # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
+enc_steps=3000; dec_steps=1200             # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
 eval_per_speaker=4
 conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
@@ -60,7 +61,7 @@ while [ $# -gt 0 ]; do
     --dec-steps) dec_steps=$2; shift 2 ;;
     --eval-per-speaker) eval_per_speaker=$2; shift 2 ;;
     --export-demo) export_demo=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -115,10 +116,28 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then stage_decoders; fi
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then stage_synth; fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then stage_eval; fi
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then stage_table; fi
+demo_src="$exp_dir/decoder_a1.5/checkpoints/last.ckpt"
+demo_dst="$exp_dir/demo_voice.pt"
+[ "$export_demo" = true ] && demo_dst=levytts/pretrained/demo_voice.pt
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
-  demo_src="$exp_dir/decoder_a1.5/checkpoints/last.ckpt"
-  demo_dst="$exp_dir/demo_voice.pt"
-  [ "$export_demo" = true ] && demo_dst=levytts/pretrained/demo_voice.pt
   log "stage 8: export $demo_src → $demo_dst (float16)"
   "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8", synth_defaults={"t_start": float(sys.argv[3])} if sys.argv[3] else None))' "$demo_src" "$demo_dst" "$t_start"
+fi
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  # the exported checkpoint exactly as `levytts synth` uses it (its stored defaults: ODE Euler, N = 10, t_start):
+  # every held-out test sentence of both trained speakers → WER / similarity / MCD, then RTF of `levytts synth`
+  demo_eval="$exp_dir/demo_eval"
+  log "stage 9: check $demo_dst on the held-out test sentences → $demo_eval/report.md"
+  mkdir -p "$demo_eval"
+  "$levytts" imbalanced test-list --filelist "$data_dir/imbalanced/filelists/test.txt" --per-speaker 1000 \
+    --speakers $frequent $rare --out "$demo_eval/list.txt"
+  "$levytts" imbalanced synth --checkpoint "$demo_dst" --filelist "$demo_eval/list.txt" --out-dir "$demo_eval/synth" \
+    --conditions ode:euler:10 --threads 2
+  OMP_NUM_THREADS=1 "$levytts" eval --synth-dir "$demo_eval/synth" --filelist "$demo_eval/list.txt" --ref-dir "$PWD" \
+    --no-f0 --out "$demo_eval/report.md" > "$demo_eval/eval.log" 2>&1 || { cat "$demo_eval/eval.log" >&2; exit 1; }
+  cat "$demo_eval/report.md"
+  for i in 1 2; do
+    "$levytts" synth --checkpoint "$demo_dst" --speaker "$rare" --threads 2 --out "$demo_eval/rtf_$i.wav" \
+      --text "Hello there. The weather is nice today, so we will walk to the old harbour and back before lunch."
+  done
 fi

@@ -31,7 +31,7 @@ from levytts.tts.alignment import (
     sequence_mask,
 )
 from levytts.tts.decoder import UNetDecoder
-from levytts.tts.encoders import build_encoder
+from levytts.tts.encoders import build_encoder, phone_positions
 
 STAGES = ("joint", "encoder", "decoder")
 PRIOR_MEANS = ("zero", "mu")
@@ -66,6 +66,9 @@ class LevyTTS(nn.Module):
                                   and n_spks > 1) else 0
         self.encoder_spk_conditioned = enc_spk > 0
         self.encoder = build_encoder(encoder, n_vocab, n_mels, enc_spk)
+        if getattr(self.encoder, "frame_decoder", None) is not None and durations == "mas":
+            raise ValueError("an encoder with a frame decoder (encoder.frame_layers > 0) needs durations: textgrid "
+                             "(MAS aligns phone-level means, which this encoder does not output)")
         self.decoder = UNetDecoder(n_mels=n_mels, n_spks=n_spks, spk_emb_dim=spk_emb_dim, **dict(decoder))
         diffusion = dict(diffusion)
         self.prior_mean = diffusion.get("prior_mean", "zero")
@@ -105,6 +108,15 @@ class LevyTTS(nn.Module):
     def encode(self, ids, id_lengths, spk_emb):
         return self.encoder(ids, id_lengths, spk_emb if self.encoder_spk_conditioned else None)
 
+    def frame_means(self, mu_x: torch.Tensor, durations: torch.Tensor, path: torch.Tensor,
+                    y_mask: torch.Tensor) -> torch.Tensor:
+        """Length regulator (+ the encoder's frame decoder when it has one): (B, C, L) → μ_y (B, n_mels, T)."""
+        mu_y = expand(mu_x, path)
+        frame_decoder = getattr(self.encoder, "frame_decoder", None)
+        if frame_decoder is not None:
+            mu_y = frame_decoder(mu_y, phone_positions(durations, path), y_mask)
+        return mu_y
+
     def eps_fn(self, mask, mu, spk_emb):
         """ε̂(x, t) closure for the levytts.levy samplers."""
         return lambda x, t: self.decoder(x, mask, mu, t, spk_emb)
@@ -141,7 +153,7 @@ class LevyTTS(nn.Module):
         else:
             path = monotonic_alignment(gaussian_log_prior(mu_x, y), x_mask, y_mask)
             durations = path.sum(-1).long()
-        mu_y = expand(mu_x, path)  # (B, n_mels, T)
+        mu_y = self.frame_means(mu_x, durations, path, y_mask)  # (B, n_mels, T)
         out: dict[str, torch.Tensor] = {}
         if stage != "decoder":
             out["dur_loss"] = duration_loss(logw, durations, x_mask)  # log-duration regression
@@ -215,7 +227,7 @@ class LevyTTS(nn.Module):
         y_lengths = durations.sum(1)
         T = self.decoder.pad_length(int(y_lengths.max()))
         y_mask = sequence_mask(y_lengths, T).unsqueeze(1).to(mu_x.dtype)
-        mu_y = expand(mu_x, durations_to_path(durations, x_mask, y_mask))
+        mu_y = self.frame_means(mu_x, durations, durations_to_path(durations, x_mask, y_mask), y_mask)
         x_T = self.proc.prior(mu_y.shape, generator=generator, device=mu_y.device, dtype=mu_y.dtype,
                               structure=self.structure, a_max=self.a_max) * y_mask
         if t_start is not None:
