@@ -14,9 +14,32 @@ def test_conditions_map_to_the_eval_layout():
     assert parse_condition("ode:30") == ("ode", "euler", 30)
     assert condition_dir(*parse_condition("ode:euler:10")) == "ode_N10"
     assert condition_dir(*parse_condition("sde-e:ei:5")) == "sde-e_ei_N5"
+    assert condition_dir(*parse_condition("mu")) == "mu_only"
     for bad in ("ode", "ode:euler:ten", "a:b:c:d"):
         with pytest.raises(ValueError, match="SAMPLER:SOLVER:N"):
             parse_condition(bad)
+
+
+def test_synth_grid_mu_only_control_is_the_vocoded_encoder_output(tmp_path):
+    import numpy as np
+    import soundfile as sf
+    import torch
+
+    from levytts.experiments.imbalanced import synth_grid
+    from levytts.pretrained import load_demo_voice
+
+    torch.set_num_threads(1)
+    write_filelist(tmp_path / "list.txt", [Utterance("/nowhere/awb_x.wav", "awb", "Words must be weighed.")])
+    synth_grid(None, tmp_path / "list.txt", tmp_path / "out", ["mu", "ode:euler:2"], vocoder="universal", log=lambda m: None)
+    mu_wav, sr = sf.read(tmp_path / "out" / "mu_only" / "awb_x.wav")
+    ode_wav, _ = sf.read(tmp_path / "out" / "ode_N2" / "awb_x.wav")
+    tts = load_demo_voice(vocoder="universal")
+    ids = torch.tensor([tts.text_to_ids("Words must be weighed.")])
+    out = tts.model.synthesise(ids, torch.tensor([ids.shape[1]]), torch.tensor([tts.speaker_id("awb")]), steps=1)
+    expected = tts.vocoder(out["mu"])[0].numpy()
+    assert sr == 22050 and len(mu_wav) == len(ode_wav) == len(expected)
+    np.testing.assert_allclose(mu_wav, np.clip(expected, -1, 1), atol=2 / 32767)  # PCM_16 rounding
+    assert np.abs(mu_wav - ode_wav).max() > 1e-2
 
 
 def test_select_test_list_keeps_the_first_k_per_speaker(tmp_path):

@@ -36,7 +36,7 @@ alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise 
 seeds="0 1"                                # synthesis seeds
 enc_steps=3000; dec_steps=1200             # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
 eval_per_speaker=4
-conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"
+conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20 mu"   # mu: no-decoder control
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
 eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = η: constant 0.3, decaying near t = 0)
 export_demo=false

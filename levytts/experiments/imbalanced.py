@@ -31,8 +31,16 @@ DEFAULT_CONDITIONS = ("ode:euler:10", "ode:euler:30", "ode:euler:50", "ode:euler
 EVAL_NAME = re.compile(r"^a(?P<alpha>[0-9.]+)_seed(?P<seed>\d+)$")
 
 
+MU_ONLY = "mu"  # control condition: the encoder's average-voice mel μ vocoded directly (no decoder)
+
+
 def parse_condition(spec: str) -> tuple[str, str, int]:
-    """``sampler:solver:N`` (or ``sampler:N`` with the Euler solver) → (sampler, solver, N)."""
+    """``sampler:solver:N`` (or ``sampler:N`` with the Euler solver) → (sampler, solver, N).
+
+    ``mu`` is the no-decoder control → ("mu", "", 0): the speaker-independent μ through the vocoder.
+    """
+    if spec == MU_ONLY:
+        return MU_ONLY, "", 0
     parts = spec.split(":")
     try:
         if len(parts) == 2:
@@ -45,7 +53,9 @@ def parse_condition(spec: str) -> tuple[str, str, int]:
 
 
 def condition_dir(sampler: str, solver: str, steps: int) -> str:
-    """Directory name read by `levytts eval`: ``ode_N10`` (Euler ODE), ``sde-e_ei_N5`` otherwise."""
+    """Directory name read by `levytts eval`: ``ode_N10`` (Euler ODE), ``sde-e_ei_N5`` otherwise, ``mu_only``."""
+    if sampler == MU_ONLY:
+        return "mu_only"
     return f"{sampler}_N{steps}" if (sampler, solver) == ("ode", "euler") else f"{sampler}_{solver}_N{steps}"
 
 
@@ -108,11 +118,14 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
                 ids[b, : len(s)] = torch.tensor(s)
             lengths = torch.tensor([len(s) for s in seqs])
             spk = torch.tensor([tts.speaker_id(u.speaker) for u in chunk])
-            out = tts.model.synthesise(ids.to(tts.device), lengths.to(tts.device), spk.to(tts.device), steps=steps,
-                                       sampler=sampler, solver=solver, eta=parse_eta(eta) if sampler == "sde-e" else 0.0,
+            mu_only = sampler == MU_ONLY
+            out = tts.model.synthesise(ids.to(tts.device), lengths.to(tts.device), spk.to(tts.device),
+                                       steps=1 if mu_only else steps, sampler="ode" if mu_only else sampler,
+                                       solver="euler" if mu_only else solver,
+                                       eta=parse_eta(eta) if sampler == "sde-e" else 0.0,
                                        generator=gen, t_start=tts.t_start if t_start is None else t_start)
             for b, u in enumerate(chunk):
-                mel = out["mel"][b: b + 1, :, : int(out["mel_lengths"][b])]
+                mel = out["mu" if mu_only else "mel"][b: b + 1, :, : int(out["mel_lengths"][b])]
                 audio = tts.vocoder(mel)[0].float().cpu().numpy()
                 save_wav(cdir / f"{u.utt_id}.wav", audio, tts.sample_rate)
         timings[cdir.name] = time.perf_counter() - t0
@@ -312,7 +325,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--filelist", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--conditions", nargs="+", default=list(DEFAULT_CONDITIONS),
-                   help="SAMPLER:SOLVER:N items (default: ODE Euler N=10,30,50,100 and SDE-E EI N=5,10,20)")
+                   help="SAMPLER:SOLVER:N items, or mu (the encoder μ vocoded, no decoder: a control) (default: ODE Euler N=10,30,50,100 and SDE-E EI N=5,10,20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eta", default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
     p.add_argument("--vocoder", default="universal")
