@@ -47,3 +47,17 @@ def test_atomic_write_leaves_target_untouched_on_error(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("crash")
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_write_gives_the_umask_mode_not_mkstemps_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_wav(tmp_path / "a.wav", np.zeros(100, dtype=np.float32), 16000)
+        assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "a.wav", 0o640)  # an existing file keeps its mode when overwritten
+        save_wav(tmp_path / "a.wav", np.zeros(100, dtype=np.float32), 16000)
+        assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)

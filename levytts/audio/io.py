@@ -16,6 +16,12 @@ from typing import Iterator
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``.
@@ -30,6 +36,8 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp creates 0600; give the result the mode a plain open() would (or the replaced file's)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
