@@ -268,7 +268,12 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
 
     agg = aggregate(rows, metric)
     alphas = sorted({r["alpha"] for r in rows}, reverse=True)
-    samplers = sorted({_condition_key(c)[1] for c, _, _ in agg if c != "reference"}, key=lambda s: (s != "ode", s))
+    def has_steps(c: str) -> bool:
+        return re.match(r"^.+_N\d+$", c) is not None
+
+    samplers = sorted({_condition_key(c)[1] for c, _, _ in agg if has_steps(c)}, key=lambda s: (s != "ode", s))
+    # conditions without N (the mu_only control) are drawn as dotted lines in every panel, not as panels
+    controls = sorted({c for c, _, _ in agg if c != "reference" and not has_steps(c)})
     fig, axes = plt.subplots(len(speakers), len(samplers), figsize=(4.2 * len(samplers), 3.2 * len(speakers)),
                              squeeze=False)
     for i, spk in enumerate(speakers):
@@ -276,10 +281,15 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
             ax = axes[i][j]
             for a in alphas:
                 pts = sorted((_condition_key(c)[2], v) for (c, s, al), v in agg.items()
-                             if s == spk and al == a and c != "reference" and _condition_key(c)[1] == smp)
+                             if s == spk and al == a and has_steps(c) and _condition_key(c)[1] == smp)
                 if pts:
                     ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts], marker="o",
                                 capsize=3, label="Gaussian (α=2)" if a == 2.0 else f"α={a:g}")
+            for k, c in enumerate(controls):
+                ctl = agg.get((c, spk, alphas[0]))
+                if ctl is not None:
+                    ax.axhline(ctl[0], color="black", ls=":", lw=1.2 + 0.4 * k,
+                               label="μ only (no decoder)" if c == "mu_only" else c)
             ref = agg.get(("reference", spk, alphas[0]))
             if ref is not None and metric == "similarity":
                 ax.axhline(ref[0], color="grey", ls="--", lw=1, label="reference")
