@@ -11,6 +11,23 @@
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
+# At most $jobs background commands at a time: start one with `cmd > log 2>&1 &`, then `pool_started WHAT`;
+# `pool_drain WHAT` waits for the rest. Either returns 1 (after saying WHAT failed) when a command fails.
+pool_running=0
+pool_started() {
+  pool_running=$((pool_running + 1))
+  if [ "$pool_running" -ge "$jobs" ]; then
+    wait -n || { echo "$1 failed" >&2; return 1; }
+    pool_running=$((pool_running - 1))
+  fi
+}
+pool_drain() {
+  while [ "$pool_running" -gt 0 ]; do
+    wait -n || { echo "$1 failed" >&2; return 1; }
+    pool_running=$((pool_running - 1))
+  done
+}
+
 # stage: the average-voice encoder (teacher-forced TextGrid durations) on the pre-training split
 stage_encoder() {
   log "encoder pre-training: $enc_experiment, $enc_steps steps → $exp_dir/avg_voice"
@@ -21,7 +38,7 @@ stage_encoder() {
 
 # stage: one decoder per α, frozen encoder; up to $jobs trainings at a time (one CPU thread each)
 stage_decoders() {
-  local enc="$exp_dir/avg_voice/checkpoints/last.ckpt" running=0 a
+  local enc="$exp_dir/avg_voice/checkpoints/last.ckpt" a what="a decoder training (see $exp_dir/decoder_a*.log)"
   [ -f "$enc" ] || { echo "no encoder checkpoint $enc: run the encoder stage first" >&2; return 2; }
   for a in $alphas; do
     log "decoder α=$a: $dec_experiment, $dec_steps steps → $exp_dir/decoder_a$a (log: $exp_dir/decoder_a$a.log)"
@@ -30,19 +47,15 @@ stage_decoders() {
     "$levytts" train experiment="$dec_experiment" data="$data_config" data.data_dir="$data_dir" diffusion.alpha="$a" \
       model.encoder.pretrained="$enc" run_dir="$exp_dir/decoder_a$a" trainer.max_steps="$dec_steps" $overrides \
       > "$exp_dir/decoder_a$a.log" 2>&1 &
-    running=$((running + 1))
-    if [ "$running" -ge "$jobs" ]; then wait -n || { echo "a decoder training failed (see $exp_dir/decoder_a*.log)" >&2; return 1; }; running=$((running - 1)); fi
+    pool_started "$what" || return 1
   done
-  while [ "$running" -gt 0 ]; do
-    wait -n || { echo "a decoder training failed (see $exp_dir/decoder_a*.log)" >&2; return 1; }
-    running=$((running - 1))
-  done
+  pool_drain "$what" || return 1
   for a in $alphas; do tail -n 1 "$exp_dir/decoder_a$a.log"; done
 }
 
 # stage: the evaluation list (first $eval_per_speaker test utterances of each speaker) and the synthesis grid
 stage_synth() {
-  local test_list="$data_dir/${test_split:-imbalanced}/filelists/test.txt" a s running=0
+  local test_list="$data_dir/${test_split:-imbalanced}/filelists/test.txt" a s what="synthesis (see $exp_dir/synth_*.log)"
   # shellcheck disable=SC2086
   "$levytts" imbalanced test-list --filelist "$test_list" --per-speaker "$eval_per_speaker" --speakers $speakers \
     --out "$exp_dir/eval_list.txt"
@@ -56,19 +69,15 @@ stage_synth() {
       "$levytts" imbalanced synth --checkpoint "$exp_dir/decoder_a$a/checkpoints/last.ckpt" \
         --filelist "$exp_dir/eval_list.txt" --out-dir "$exp_dir/synth/a$a/seed$s" --seed "$s" --eta "$eta" \
         --conditions $conds ${t_start:+--t-start "$t_start"} --threads 1 > "$exp_dir/synth_a${a}_seed$s.log" 2>&1 &
-      running=$((running + 1))
-      if [ "$running" -ge "$jobs" ]; then wait -n || { echo "synthesis failed (see $exp_dir/synth_*.log)" >&2; return 1; }; running=$((running - 1)); fi
+      pool_started "$what" || return 1
     done
   done
-  while [ "$running" -gt 0 ]; do
-    wait -n || { echo "synthesis failed (see $exp_dir/synth_*.log)" >&2; return 1; }
-    running=$((running - 1))
-  done
+  pool_drain "$what" || return 1
 }
 
 # stage: `levytts eval` (GE2E similarity, pocketsphinx WER, MCD vs the reference renders) per α × seed
 stage_eval() {
-  local a s running=0
+  local a s what="eval (see $exp_dir/eval/*.log)"
   mkdir -p "$exp_dir/eval"
   for a in $alphas; do
     for s in $seeds; do
@@ -76,14 +85,10 @@ stage_eval() {
       log "eval α=$a seed=$s (log: $exp_dir/eval/a${a}_seed$s.log)"
       OMP_NUM_THREADS=1 "$levytts" eval --synth-dir "$exp_dir/synth/a$a/seed$s" --filelist "$exp_dir/eval_list.txt" \
         --ref-dir "$PWD" --no-f0 --out "$exp_dir/eval/a${a}_seed$s.md" > "$exp_dir/eval/a${a}_seed$s.log" 2>&1 &
-      running=$((running + 1))
-      if [ "$running" -ge "$jobs" ]; then wait -n || { echo "eval failed (see $exp_dir/eval/*.log)" >&2; return 1; }; running=$((running - 1)); fi
+      pool_started "$what" || return 1
     done
   done
-  while [ "$running" -gt 0 ]; do
-    wait -n || { echo "eval failed (see $exp_dir/eval/*.log)" >&2; return 1; }
-    running=$((running - 1))
-  done
+  pool_drain "$what" || return 1
 }
 
 # stage: tables (markdown fragment) and figures over α, N and seeds

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from levytts.eval.report import CONDITION_PATTERN  # the `<sampler>_N<steps>` directory names `levytts eval` reads
+
 # the paper's grid (Table 5: ODE Euler N = 30, 50, 100) plus N = 10, and the exact SDE with the exponential integrator
 DEFAULT_CONDITIONS = ("ode:euler:10", "ode:euler:30", "ode:euler:50", "ode:euler:100",
                       "sde-e:ei:5", "sde-e:ei:10", "sde-e:ei:20")
@@ -112,11 +114,7 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
         gen = torch.Generator(device=tts.device).manual_seed(int(seed))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start: start + batch_size]
-            seqs = [tts.text_to_ids(u.text) for u in chunk]
-            ids = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
-            for b, s in enumerate(seqs):
-                ids[b, : len(s)] = torch.tensor(s)
-            lengths = torch.tensor([len(s) for s in seqs])
+            ids, lengths = tts.texts_to_batch([u.text for u in chunk])
             spk = torch.tensor([tts.speaker_id(u.speaker) for u in chunk])
             mu_only = sampler == MU_ONLY
             out = tts.model.synthesise(ids.to(tts.device), lengths.to(tts.device), spk.to(tts.device),
@@ -220,8 +218,9 @@ def paired_markdown(rows: list[dict], speakers: list[str], base_alpha: float = 2
 
 
 def _condition_key(name: str) -> tuple:
-    m = re.match(r"^(?P<s>.+)_N(?P<n>\d+)$", name)
-    return (0 if name.startswith("ode") else 1, m["s"] if m else name, int(m["n"]) if m else 0)
+    """Sort key (ODE first, sampler, N); N = 0 for a condition without steps (reference, mu_only)."""
+    m = CONDITION_PATTERN.match(name)
+    return (0 if name.startswith("ode") else 1, m["sampler"] if m else name, int(m["steps"]) if m else 0)
 
 
 def markdown_tables(rows: list[dict], speakers: list[str], metrics=(("similarity", "GE2E speaker similarity", 3),
@@ -269,7 +268,7 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
     agg = aggregate(rows, metric)
     alphas = sorted({r["alpha"] for r in rows}, reverse=True)
     def has_steps(c: str) -> bool:
-        return re.match(r"^.+_N\d+$", c) is not None
+        return CONDITION_PATTERN.match(c) is not None
 
     samplers = sorted({_condition_key(c)[1] for c, _, _ in agg if has_steps(c)}, key=lambda s: (s != "ode", s))
     # conditions without N (the mu_only control) are drawn as dotted lines in every panel, not as panels

@@ -45,6 +45,7 @@ def export_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype = tor
     Written atomically.
     """
     from levytts.audio.io import atomic_write
+    from levytts.tts.synth import model_weights
 
     src = Path(src)
     if not src.is_file():
@@ -52,15 +53,11 @@ def export_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype = tor
     ckpt = torch.load(src, map_location="cpu", weights_only=False)
     if "hyper_parameters" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"{src} is not a levytts training checkpoint (no hyper_parameters / state_dict)")
-    state = ckpt["state_dict"]
-    prefix = "ema.module." if use_ema and any(k.startswith("ema.module.") for k in state) else "model."
     weights = {}
-    for key, value in state.items():
-        if not key.startswith(prefix):
-            continue
+    for key, value in model_weights(ckpt["state_dict"], use_ema).items():
         if value.is_floating_point() and value.numel() > 1:
             value = value.to(dtype)
-        weights["model." + key[len(prefix):]] = value.clone()
+        weights["model." + key] = value.clone()
     hp = dict(ckpt["hyper_parameters"])
     cfg = dict(hp["cfg"])
     model = dict(cfg["model"])

@@ -46,6 +46,13 @@ def parse_eta(value: str | float):
         raise ValueError(f"bad --eta {value!r}: give a number, popov:ETA,DELTA[,T0] or power[:P]") from None
 
 
+def model_weights(state: dict, use_ema: bool = True) -> dict:
+    """The LevyTTS weights of a Lightning state dict: the EMA copy (``ema.module.*``) when ``use_ema`` and
+    present, else ``model.*``; keys without the prefix."""
+    prefix = "ema.module." if use_ema and any(k.startswith("ema.module.") for k in state) else "model."
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 class TTS:
     """A trained LevyTTS checkpoint plus a vocoder.
 
@@ -79,8 +86,7 @@ class TTS:
         self.device = torch.device(device)
         self.model = build_model(self.cfg, len(self.symbols), len(self.speakers))
         state = ckpt["state_dict"]
-        prefix = "ema.module." if use_ema and any(k.startswith("ema.module.") for k in state) else "model."
-        self.model.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        self.model.load_state_dict(model_weights(state, use_ema))
         self.model.to(self.device).eval()
         self.global_step = int(ckpt.get("global_step", 0))
         # sampler defaults stored with an exported checkpoint (levytts.pretrained.export_checkpoint)
@@ -108,6 +114,14 @@ class TTS:
         ids = self.symbols.to_ids(self.phonemizer(text)[1])
         return self.symbols.intersperse(ids) if self.add_blank else ids
 
+    def texts_to_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Texts → zero-padded ids (B, L) and lengths (B,), on the CPU."""
+        seqs = [self.text_to_ids(t) for t in texts]
+        ids = torch.zeros(len(seqs), max(len(s) for s in seqs), dtype=torch.long)
+        for b, s in enumerate(seqs):
+            ids[b, : len(s)] = torch.tensor(s)
+        return ids, torch.tensor([len(s) for s in seqs])
+
     @torch.no_grad()
     def synth(self, text: str, speaker: str | None = None, steps: int = 10, sampler: str = "ode",
               solver: str = "euler", eta=0.0, grid: str = "uniform", seed: int | None = 0, length_scale: float = 1.0,
@@ -123,12 +137,8 @@ class TTS:
             raise ValueError("empty text: give the words to speak (--text \"...\" or a --file with one text per line)")
         spk = self.speaker_id(speaker)
         sentences = split_sentences(str(text))
-        seqs = [self.text_to_ids(s) for s in sentences]
-        B, L = len(seqs), max(len(s) for s in seqs)
-        ids = torch.zeros(B, L, dtype=torch.long)
-        for b, s in enumerate(seqs):
-            ids[b, : len(s)] = torch.tensor(s)
-        lengths = torch.tensor([len(s) for s in seqs])
+        ids, lengths = self.texts_to_batch(sentences)
+        B = ids.shape[0]
         gen = None
         if seed is not None:
             gen = torch.Generator(device=self.device).manual_seed(int(seed))
