@@ -7,7 +7,8 @@
 # The caller sets: levytts, data_config (configs/data/<name>), data_dir, exp_dir, alphas, seeds,
 # enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions (and optionally
 # conditions_extra_seeds, the grid for every seed after the first), speakers (frequent rare),
-# jobs, eta, overrides (extra hydra overrides, may be empty) and optionally t_start (reverse process start time).
+# jobs, eta, overrides (extra hydra overrides, may be empty) and optionally t_start (reverse process start time,
+# a study option: empty = from T) and encoder (a checkpoint holding the frozen encoder; default: the encoder stage's).
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
@@ -38,7 +39,7 @@ stage_encoder() {
 
 # stage: one decoder per α, frozen encoder; up to $jobs trainings at a time (one CPU thread each)
 stage_decoders() {
-  local enc="$exp_dir/avg_voice/checkpoints/last.ckpt" a what="a decoder training (see $exp_dir/decoder_a*.log)"
+  local enc=${encoder:-$exp_dir/avg_voice/checkpoints/last.ckpt} a what="a decoder training (see $exp_dir/decoder_a*.log)"
   [ -f "$enc" ] || { echo "no encoder checkpoint $enc: run the encoder stage first" >&2; return 2; }
   for a in $alphas; do
     log "decoder α=$a: $dec_experiment, $dec_steps steps → $exp_dir/decoder_a$a (log: $exp_dir/decoder_a$a.log)"

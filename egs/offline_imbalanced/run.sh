@@ -34,15 +34,16 @@ jobs=2
 exp_dir=exp/offline_imbalanced
 alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
 seeds="0 1"                                # synthesis seeds
-enc_steps=3000; dec_steps=1200             # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
+enc_steps=3000; dec_steps=12000            # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
 eval_per_speaker=4
 conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20 mu"   # mu: no-decoder control
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
 eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = η: constant 0.3, decaying near t = 0)
 export_demo=false
-t_start=0.45                               # reverse process starts at t = 0.45 from γ(0.45)ξ (a truncated, SDEdit-like start): the
-                                           # CPU-sized decoders are not intelligible from T or t = 0.8 (WER 0.8-1.1), from 0.45 they
-                                           # keep the encoder's intelligibility (docs/results/imbalanced_speakers.md)
+t_start=""                                 # empty: every sample starts from T (x_T = γ(T)ξ). A number starts at that t from
+                                           # γ(t)ξ instead (a truncated, SDEdit-like start; a study option, not the default)
+encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
+                                           # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
 python=${PYTHON:-.venv/bin/python}
 levytts=${LEVYTTS:-.venv/bin/levytts}
@@ -63,6 +64,7 @@ while [ $# -gt 0 ]; do
     --eval-per-speaker) eval_per_speaker=$2; shift 2 ;;
     --export-demo) export_demo=$2; shift 2 ;;
     --t-start) t_start=$2; shift 2 ;;
+    --encoder) encoder=$2; shift 2 ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac

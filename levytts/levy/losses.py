@@ -6,6 +6,14 @@ The network predicts ε̂(x_t, t); since the fractional score of x_t | x_0 is -�
 - ``mse``:       mean (ε̂ - ε)²                                  (LIM theory; ε has no variance for α < 2)
 - ``smooth_l1``: Huber(β = 1) of (ε̂ - ε)/α                     (LIM experiments)
 - ``rmse``:      per sample sqrt(mean (ε̂ - ε)²), then averaged  (DLPM: E[‖·‖² | A]^{1/2})
+- ``l1``:        mean |ε̂ - ε| (with ``prediction="x0"``: mean |x̂0 - x0|, the mel-regression loss)
+
+Prediction targets (``prediction``): ``eps`` — the network is ε̂(x_t, t) and the loss matches ε (LIM);
+``x0`` — the network is x̂0(x_t, t) and the loss matches the clean data (DDPM's "predict x0"; ProDiff for
+mels). The two are one model under ε̂ = (x_t - a(t) x̂0)/γ(t) (:meth:`LevyVP.eps_from_x0`), i.e. an x0 loss
+is an ε loss weighted by (a/γ)^p: it spends the training signal on the high-noise end, where a sampler
+started from T needs ε̂ most accurate (its error reaches x̂0 multiplied by γ/a), and it never sees the
+heavy-tailed ε as a target, only bounded data.
 
 Optional median-of-means (DLPM_M): per-sample losses are split into M groups, averaged per group,
 and the median of the group means is returned (robust to the rare huge A).
@@ -17,7 +25,8 @@ import torch.nn.functional as F
 
 from levytts.levy.noise import STRUCTURES
 
-LOSSES = ("mse", "smooth_l1", "rmse")
+LOSSES = ("mse", "smooth_l1", "rmse", "l1")
+PREDICTIONS = ("eps", "x0")
 
 
 def per_sample_loss(eps_hat: torch.Tensor, eps: torch.Tensor, kind: str = "smooth_l1", alpha: float = 2.0,
@@ -26,7 +35,7 @@ def per_sample_loss(eps_hat: torch.Tensor, eps: torch.Tensor, kind: str = "smoot
 
     Args:
         eps_hat, eps: (B, ...) prediction and target.
-        kind: ``mse`` | ``smooth_l1`` | ``rmse``.
+        kind: ``mse`` | ``smooth_l1`` | ``rmse`` | ``l1``.
         alpha: the process' α (``smooth_l1`` divides the error by α).
         mask: optional 0/1 mask broadcastable to eps (e.g. (B, 1, T) for mels); means run over
             unmasked elements only, so padding never enters the loss.
@@ -37,6 +46,8 @@ def per_sample_loss(eps_hat: torch.Tensor, eps: torch.Tensor, kind: str = "smoot
         raise ValueError(f"eps_hat shape {tuple(eps_hat.shape)} != eps shape {tuple(eps.shape)}")
     if kind == "smooth_l1":
         elem = F.smooth_l1_loss(eps_hat / alpha, eps / alpha, reduction="none", beta=1.0)
+    elif kind == "l1":
+        elem = (eps_hat - eps).abs()
     else:
         elem = (eps_hat - eps) ** 2
     dims = tuple(range(1, elem.ndim))
@@ -65,20 +76,26 @@ def eps_loss(eps_hat: torch.Tensor, eps: torch.Tensor, kind: str = "smooth_l1", 
 
 def denoising_loss(eps_fn, x0: torch.Tensor, proc, kind: str = "smooth_l1", generator=None,
                    structure: str = "isotropic", mask: torch.Tensor | None = None, mom_groups: int = 1,
-                   a_max: float | None = None, t: torch.Tensor | None = None) -> torch.Tensor:
-    """Draw t, ε, form x_t and return the ε-matching loss — the whole training objective in one call.
+                   a_max: float | None = None, t: torch.Tensor | None = None, prediction: str = "eps") -> torch.Tensor:
+    """Draw t, ε, form x_t and return the denoising loss — the whole training objective in one call.
 
     Works for :class:`~levytts.levy.process.LevyVP` (t ~ U(t_min, T)) and
     :class:`~levytts.levy.process.DLPM` (k ~ U{1..K}, network time k/K).
 
     Args:
-        eps_fn: ε̂(x, t), x (B, ...), t (B,) → (B, ...).
+        eps_fn: the network, (x (B, ...), t (B,)) → (B, ...): ε̂ for ``prediction="eps"``, x̂0 for ``"x0"``.
         x0: clean data (B, ...).
+        prediction: ``eps`` (loss on ε, the LIM objective) | ``x0`` (loss on x0, see the module docstring;
+            LévyVP only). ValueError for another value.
         mask: optional 0/1 mask (B, 1, T); noise is masked too.
         t: optional fixed times (B,) (LIM) or step indices (B,) int (DLPM).
     """
     if structure not in STRUCTURES:
         raise ValueError(f"unknown noise structure {structure!r}; valid: {', '.join(STRUCTURES)}")
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"unknown prediction target {prediction!r}; valid: {', '.join(PREDICTIONS)}")
+    if prediction == "x0" and hasattr(proc, "sample_k"):
+        raise ValueError("prediction='x0' is implemented for LevyVP only (DLPM trains on ε)")
     B = x0.shape[0]
     eps = proc.noise(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype, structure=structure, a_max=a_max)
     if mask is not None:
@@ -92,4 +109,6 @@ def denoising_loss(eps_fn, x0: torch.Tensor, proc, kind: str = "smooth_l1", gene
         x_t = proc.marginal(x0, t_net, eps)
     if mask is not None:
         x_t = x_t * mask
+    if prediction == "x0":  # the target is bounded data: no 1/α scaling of the error
+        return eps_loss(eps_fn(x_t, t_net), x0, kind, 1.0, mask, mom_groups)
     return eps_loss(eps_fn(x_t, t_net), eps, kind, proc.alpha, mask, mom_groups)

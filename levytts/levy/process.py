@@ -143,6 +143,17 @@ class LevyVP:
         """x_T = γ(T)·ξ, ξ ~ SαS(1): the mean-zero prior (a(T)·x0 is dropped; a(T) ≈ 0.014 for cosine)."""
         return float(self.gamma(float(self.T))) * self.noise(shape, generator, device, dtype, structure, **kw)
 
+    def eps_from_x0(self, x: torch.Tensor, x0_hat: torch.Tensor, t) -> torch.Tensor:
+        """ε̂ = (x_t - a(t) x̂0) / γ(t): a data (x0) prediction as the noise prediction the samplers use.
+
+        Inverts :meth:`marginal` for ε. Args: x, x0_hat (B, ...); t (B,) or a scalar, t > 0 (γ(0) = 0).
+        Returns ε̂, shape (B, ...). Samplers built on ε̂ then reproduce the x0 form of each step, e.g. the
+        EI/DDIM ODE step x_t = (γ_t/γ_s) x_s + (a_t - γ_t a_s/γ_s) x̂0.
+        """
+        t, _ = _as_f64(t)
+        a, g = _bcast(self.a(t), x).to(x.dtype), _bcast(self.gamma(t), x).to(x.dtype)
+        return (x - a * x0_hat) / g
+
     def score_from_eps(self, eps_hat: torch.Tensor, t) -> torch.Tensor:
         """Fractional score S(x) = -ε̂ / (α γ(t)^{α-1})."""
         t, _ = _as_f64(t)

@@ -26,9 +26,11 @@ def build_model(cfg: dict, n_vocab: int, n_spks: int) -> LevyTTS:
 
 
 class TTSLightning(L.LightningModule):
-    """Args: cfg (resolved plain dict), symbols (SymbolTable.to_dict()), speakers (ordered ids), add_blank."""
+    """Args: cfg (resolved plain dict), symbols (SymbolTable.to_dict()), speakers (ordered ids), add_blank,
+    speaker_minutes (speaker → minutes of this run's training speech; None when unknown)."""
 
-    def __init__(self, cfg: dict, symbols: dict, speakers: list[str], add_blank: bool):
+    def __init__(self, cfg: dict, symbols: dict, speakers: list[str], add_blank: bool,
+                 speaker_minutes: dict[str, float] | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = cfg

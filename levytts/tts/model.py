@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch import nn
 
-from levytts.levy import LevyVP, denoising_loss, sample, time_grid
+from levytts.levy import PREDICTIONS, LevyVP, denoising_loss, sample, time_grid
 from levytts.tts.alignment import (
     duration_loss,
     durations_to_path,
@@ -48,7 +48,8 @@ class LevyTTS(nn.Module):
         n_vocab: symbol-table size; n_spks: number of speakers; n_mels: mel bins.
         encoder: encoder config (``kind`` = ``grad_tts`` | ``avg_voice`` and sizes; ``spk_conditioned``).
         decoder: U-Net config (``dim``, ``dim_mults``, ``pe_scale``).
-        diffusion: ``alpha``, ``schedule``, ``loss``, ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
+        diffusion: ``alpha``, ``schedule`` (+ ``beta_min``/``beta_max`` for ``linear``), ``loss``, ``prediction``
+            (``eps`` | ``x0``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
         spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
         segment_frames: decoder training segment (frames, Grad-TTS's ``out_size``); None = whole utterance.
     """
@@ -78,7 +79,16 @@ class LevyTTS(nn.Module):
         self.structure = diffusion.get("structure", "isotropic")
         self.a_max = diffusion.get("a_max")
         self.mom_groups = int(diffusion.get("mom_groups", 1))
-        self.proc = LevyVP(alpha=float(diffusion.get("alpha", 2.0)), schedule=diffusion.get("schedule", "cosine"))
+        # ``prediction`` / ``beta_*`` are absent from checkpoints written before they existed: those were ε-prediction
+        # on the cosine schedule or on LevyVP's linear defaults, which these fallbacks reproduce.
+        self.prediction = diffusion.get("prediction", "eps")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"diffusion.prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        schedule = diffusion.get("schedule", "cosine")
+        betas = {}  # β_0, β_1 of the linear schedule (the cosine schedule has none: the keys are not read)
+        if schedule == "linear":
+            betas = {k: float(diffusion[k]) for k in ("beta_min", "beta_max") if diffusion.get(k) is not None}
+        self.proc = LevyVP(alpha=float(diffusion.get("alpha", 2.0)), schedule=schedule, **betas)
         # mel normalisation statistics travel with the checkpoint (set from data before training)
         self.register_buffer("mel_mean", torch.zeros(()))
         self.register_buffer("mel_std", torch.ones(()))
@@ -117,9 +127,16 @@ class LevyTTS(nn.Module):
             mu_y = frame_decoder(mu_y, phone_positions(durations, path), y_mask)
         return mu_y
 
-    def eps_fn(self, mask, mu, spk_emb):
-        """ε̂(x, t) closure for the levytts.levy samplers."""
+    def net_fn(self, mask, mu, spk_emb):
+        """The decoder as (x, t) → its output (ε̂ or x̂0, by ``diffusion.prediction``): what the loss trains."""
         return lambda x, t: self.decoder(x, mask, mu, t, spk_emb)
+
+    def eps_fn(self, mask, mu, spk_emb):
+        """ε̂(x, t) closure for the levytts.levy samplers (x̂0 outputs turned into ε̂ = (x - a x̂0)/γ)."""
+        net = self.net_fn(mask, mu, spk_emb)
+        if self.prediction == "x0":
+            return lambda x, t: self.proc.eps_from_x0(x, net(x, t), t) * mask
+        return net
 
     # ------------------------------------------------------------------------------------------
     def compute_loss(self, batch: dict, stage: str = "joint") -> dict[str, torch.Tensor]:
@@ -166,9 +183,10 @@ class LevyTTS(nn.Module):
             y_seg, mu_seg, mask_seg = self._random_segments(y, mu_y.detach() if stage == "decoder" else mu_y,
                                                             y_mask, y_lengths)
             x0 = y_seg - mu_seg if self.prior_mean == "mu" else y_seg
-            out["diff_loss"] = denoising_loss(self.eps_fn(mask_seg, mu_seg, spk_emb), x0 * mask_seg, self.proc,
+            out["diff_loss"] = denoising_loss(self.net_fn(mask_seg, mu_seg, spk_emb), x0 * mask_seg, self.proc,
                                               kind=self.loss_kind, structure=self.structure, mask=mask_seg,
-                                              mom_groups=self.mom_groups, a_max=self.a_max)  # fractional DSM on ε
+                                              mom_groups=self.mom_groups, a_max=self.a_max,
+                                              prediction=self.prediction)  # fractional DSM on ε, or its x0 form
         out["loss"] = sum(out.values())
         return out
 

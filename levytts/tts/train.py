@@ -114,6 +114,20 @@ def make_datamodule(cfg: dict):
     return TTSDataModule()
 
 
+def speaker_minutes(utts) -> dict[str, float]:
+    """Minutes of training speech per speaker (from the wav headers), in the filelist's speaker order.
+
+    Stored with the checkpoint (``hyper_parameters["speaker_minutes"]``): the speakers this model's
+    decoder was trained on, for `levytts synth --list-speakers`.
+    """
+    import soundfile as sf
+
+    minutes: dict[str, float] = {}
+    for u in utts:
+        minutes[u.speaker] = minutes.get(u.speaker, 0.0) + sf.info(u.wav_path).duration / 60.0
+    return {k: round(v, 2) for k, v in minutes.items()}
+
+
 def run(cfg: dict) -> Path:
     """Train from a composed config; returns the path of the last checkpoint."""
     import lightning as L
@@ -130,7 +144,7 @@ def run(cfg: dict) -> Path:
         torch.set_num_threads(int(cfg["train"]["num_threads"]))
     L.seed_everything(int(cfg["seed"]), workers=True, verbose=False)  # same initial weights in every run
     dm = make_datamodule(cfg)
-    module = TTSLightning(cfg, dm.symbols.to_dict(), dm.speakers, dm.add_blank)
+    module = TTSLightning(cfg, dm.symbols.to_dict(), dm.speakers, dm.add_blank, speaker_minutes(dm.train_set.utts))
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(run_dir / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
