@@ -1,4 +1,4 @@
-"""`levytts demo-sampler`: the 1-D oracle study of DESIGN.md §6 as a picture.
+"""`levytts demo-sampler`: the 1-D oracle study of docs/design.md §6 as a picture.
 
 Data: atoms at -1 and +1 with weights 0.9 / 0.1, α-stable LévyVP process, exact ε̂ from
 :class:`~levytts.levy.oracle.DiracMixtureOracle` (no training). Top row: histograms of the samples of

@@ -11,7 +11,7 @@ HIFIGAN = dict(sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, n
 
 
 def reference_mel(audio: np.ndarray, cfg: dict) -> np.ndarray:
-    """DESIGN §7 written out in float64 numpy: reflect pad, framed rfft, |.|, librosa filters, log."""
+    """docs/design.md §7 written out in float64 numpy: reflect pad, framed rfft, |.|, librosa filters, log."""
     n_fft, hop, win = cfg["n_fft"], cfg["hop_length"], cfg["win_length"]
     pad = (n_fft - hop) // 2
     x = np.pad(audio.astype(np.float64), (pad, pad), mode="reflect")

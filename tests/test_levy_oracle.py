@@ -1,5 +1,5 @@
 """The Dirac-mixture oracle: density table against scipy, normalisation, and the oracle sampler lab
-(DESIGN §6): α = 1.5, atoms -1/+1 with weights 0.9/0.1, 20 000 samples."""
+(docs/design.md §6): α = 1.5, atoms -1/+1 with weights 0.9/0.1, 20 000 samples."""
 import math
 
 import numpy as np

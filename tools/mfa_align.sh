@@ -13,7 +13,7 @@
 #   conda create -n aligner -c conda-forge montreal-forced-aligner && conda activate aligner
 #   mfa model download acoustic english_us_arpa && mfa model download dictionary english_us_arpa
 # english_us_arpa is the ARPAbet-with-stress phone set that levytts.text produces (CMUdict-based).
-# Mel parameters default to the HiFi-GAN ones (DESIGN.md section 7); override with SAMPLE_RATE / HOP_LENGTH.
+# Mel parameters default to the HiFi-GAN ones (docs/design.md section 7); override with SAMPLE_RATE / HOP_LENGTH.
 set -euo pipefail
 if [ $# -lt 2 ]; then
   sed -n '2,20p' "$0"; exit 2

@@ -1,4 +1,4 @@
-"""Audio I/O and features (mel spectrograms). See DESIGN.md §7."""
+"""Audio I/O and features (mel spectrograms). See docs/design.md §7."""
 from levytts.audio.io import atomic_write, load_audio, save_wav
 
 __all__ = ["atomic_write", "load_audio", "save_wav"]

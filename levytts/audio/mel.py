@@ -1,4 +1,4 @@
-"""The HiFi-GAN log-mel spectrogram (DESIGN.md §7), with torch.stft and librosa's mel filters.
+"""The HiFi-GAN log-mel spectrogram (docs/design.md §7), with torch.stft and librosa's mel filters.
 
 Definition (the one the universal HiFi-GAN vocoder was trained on):
 1. reflect-pad the waveform by (n_fft - hop_length) / 2 on each side;

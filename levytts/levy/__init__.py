@@ -1,4 +1,4 @@
-"""The shared α-stable process module (DESIGN.md §2–§6). Imports only torch, numpy and scipy."""
+"""The shared α-stable process module (docs/design.md §2–§6). Imports only torch, numpy and scipy."""
 from levytts.levy.losses import LOSSES, PREDICTIONS, denoising_loss, eps_loss, median_of_means, per_sample_loss
 from levytts.levy.noise import STRUCTURES, isotropic_stable, positive_stable, stable
 from levytts.levy.process import DLPM, LevyVP

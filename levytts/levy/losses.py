@@ -1,4 +1,4 @@
-"""Fractional denoising score matching losses on ε (DESIGN.md §3).
+"""Fractional denoising score matching losses on ε (docs/design.md §3).
 
 The network predicts ε̂(x_t, t); since the fractional score of x_t | x_0 is -ε / (α γ^{α-1}), matching
 ε is fractional denoising score matching up to a t-dependent weight. Kinds:
@@ -10,10 +10,10 @@ The network predicts ε̂(x_t, t); since the fractional score of x_t | x_0 is -�
 
 Prediction targets (``prediction``): ``eps`` — the network is ε̂(x_t, t) and the loss matches ε (LIM);
 ``x0`` — the network is x̂0(x_t, t) and the loss matches the clean data (DDPM's "predict x0"; ProDiff for
-mels). The two are one model under ε̂ = (x_t - a(t) x̂0)/γ(t) (:meth:`LevyVP.eps_from_x0`), i.e. an x0 loss
-is an ε loss weighted by (a/γ)^p: it spends the training signal on the high-noise end, where a sampler
-started from T needs ε̂ most accurate (its error reaches x̂0 multiplied by γ/a), and it never sees the
-heavy-tailed ε as a target, only bounded data.
+mels). The two are one model under ε̂ = (x_t - a(t) x̂0)/γ(t) (:meth:`LevyVP.eps_from_x0`): since
+x̂0 - x0 = -(γ/a)(ε̂ - ε), an x0 loss is an ε loss weighted by (γ/a)^p (p = 1 for ``l1``, 2 for ``mse``).
+It spends the training signal on the high-noise end, where a sampler started from T needs ε̂ most accurate
+(its error reaches x̂0 multiplied by γ/a), and it never sees the heavy-tailed ε as a target, only bounded data.
 
 Optional median-of-means (DLPM_M): per-sample losses are split into M groups, averaged per group,
 and the median of the group means is returned (robust to the rare huge A).

@@ -1,4 +1,4 @@
-"""α-stable random variables on any device (DESIGN.md §2).
+"""α-stable random variables on any device (docs/design.md §2).
 
 Conventions
 -----------

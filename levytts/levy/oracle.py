@@ -1,4 +1,4 @@
-"""Exact ε-prediction for Dirac-mixture data (DESIGN.md §6): judge samplers with no training.
+"""Exact ε-prediction for Dirac-mixture data (docs/design.md §6): judge samplers with no training.
 
 For data Σ_i w_i δ(x_i) and x_t = a x_0 + γ ε with ε ~ SαS^d(1) of density q,
 

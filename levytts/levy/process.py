@@ -1,4 +1,4 @@
-"""Forward processes: LévyVP (LIM, continuous time) and DLPM (discrete time). DESIGN.md §3, §5.
+"""Forward processes: LévyVP (LIM, continuous time) and DLPM (discrete time). docs/design.md §3, §5.
 
 LévyVP is the scale-preserving α-stable SDE of LIM (Yoon et al. 2023):
 
@@ -171,7 +171,7 @@ def nichol_cosine_alpha_bar(n_steps: int, s: float = 0.008, max_beta: float = 0.
 
 @dataclass(frozen=True)
 class DLPM:
-    """Discrete-time Denoising Lévy Probabilistic Model (Shariatian et al.), DESIGN.md §5.
+    """Discrete-time Denoising Lévy Probabilistic Model (Shariatian et al.), docs/design.md §5.
 
     gamma_bar_k = ᾱ_k^{1/α} (Nichol cosine ᾱ), sigma_bar_k = (1 - gamma_bar_k^α)^{1/α}, k = 0..n_steps.
     Forward: Y_k = gamma_bar_k Y_0 + sigma_bar_k ε, ε ~ SαS(1) (equivalently Σ_{1→k}(A_{1:k})^{1/2} G).

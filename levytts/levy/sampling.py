@@ -1,4 +1,4 @@
-"""Reverse-time samplers for the LévyVP process and DLPM / DLIM (DESIGN.md §4, §5).
+"""Reverse-time samplers for the LévyVP process and DLPM / DLIM (docs/design.md §4, §5).
 
 One family (Popov et al., Thm 1; LIM eq. 4; ODE eq. 10), run backwards in time, with drift weight c
 and noise weight η:
@@ -126,7 +126,7 @@ def power_eta(p: float = 0.2) -> Callable[[float], float]:
 
 
 def step_coefficients(sampler: str, eta_s: float, alpha: float) -> tuple[float, float]:
-    """(c, η) of DESIGN §4 for one step: ODE (1, 0); SDE-E (1 + η_s, η_s); SDE-A (α, 1)."""
+    """(c, η) of docs/design.md §4 for one step: ODE (1, 0); SDE-E (1 + η_s, η_s); SDE-A (α, 1)."""
     if sampler == "ode":
         return 1.0, 0.0
     if sampler == "sde-e":

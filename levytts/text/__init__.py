@@ -1,4 +1,4 @@
-"""Text front end: English normalisation, ARPAbet phones from CMUdict, the symbol table. DESIGN.md §7.
+"""Text front end: English normalisation, ARPAbet phones from CMUdict, the symbol table. docs/design.md §7.
 
 Public API::
 

@@ -1,6 +1,6 @@
 """Masks, duration → alignment paths, monotonic alignment search (MAS) and the duration/prior losses.
 
-MAS comes from the `monotonic-alignment-search` wheel (compiled, no in-place build, DESIGN.md §7).
+MAS comes from the `monotonic-alignment-search` wheel (compiled, no in-place build, docs/design.md §7).
 """
 from __future__ import annotations
 

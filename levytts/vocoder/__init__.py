@@ -1,4 +1,4 @@
-"""Vocoders: log-mel (B, n_mels, T) → waveform (B, T·hop). DESIGN.md §7.
+"""Vocoders: log-mel (B, n_mels, T) → waveform (B, T·hop). docs/design.md §7.
 
     from levytts.vocoder import load_vocoder
     voc = load_vocoder("universal", mel_cfg)     # or a checkpoint path, or "griffin-lim"

