@@ -69,7 +69,8 @@ def test_losses_exact_values():
     torch.testing.assert_close(per_sample_loss(eps_hat, eps, "mse", mask=mask), torch.tensor([1.0, 4.0]))
     assert eps_loss(eps_hat, eps, "mse").item() == pytest.approx((11 / 4 + 4) / 2)
     assert median_of_means(torch.tensor([1.0, 1.0, 2.0, 2.0, 100.0, 100.0]), 3).item() == 2.0
-    with pytest.raises(ValueError, match="mse, smooth_l1, rmse"):
+    torch.testing.assert_close(per_sample_loss(eps_hat, eps, "l1"), torch.tensor([5 / 4, 2.0]))
+    with pytest.raises(ValueError, match="mse, smooth_l1, rmse, l1"):
         per_sample_loss(eps_hat, eps, "l3")
 
 
@@ -91,3 +92,46 @@ def test_denoising_loss_perfect_predictor_is_zero(proc):
 
     assert denoising_loss(oracle, x0, proc, kind="mse", generator=g).item() < 1e-16
     assert denoising_loss(lambda x, t: torch.zeros_like(x), x0, proc, kind="mse", generator=g).item() > 0.1
+
+
+@pytest.mark.parametrize("alpha", [1.5, 2.0])
+def test_x0_prediction_is_the_same_model_as_eps(alpha):
+    """eps_from_x0 inverts the marginal exactly; an x0 loss is the ε loss weighted by (γ/a)^p; the true x0 scores 0."""
+    proc = LevyVP(alpha, schedule="linear", beta_min=0.05)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(6, 3, 8, dtype=torch.float64, generator=g)
+    eps = proc.noise(x0.shape, generator=g, dtype=torch.float64)
+    t = torch.tensor([1e-3, 0.05, 0.2, 0.5, 0.8, 1.0], dtype=torch.float64)
+    x_t = proc.marginal(x0, t, eps)
+    torch.testing.assert_close(proc.eps_from_x0(x_t, x0, t), eps)
+    # a wrong x̂0 = x0 + d gives ε̂ - ε = -(a/γ) d, so |x̂0 - x0| = (γ/a)|ε̂ - ε|
+    d = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    err = proc.eps_from_x0(x_t, x0 + d, t) - eps
+    ratio = (proc.gamma(t) / proc.a(t))[:, None, None]
+    torch.testing.assert_close(ratio * err.abs(), d.abs())
+
+    def oracle_x0(x, tt):
+        return x0
+
+    assert denoising_loss(oracle_x0, x0, proc, kind="l1", generator=g, prediction="x0").item() < 1e-12
+    zero = denoising_loss(lambda x, tt: torch.zeros_like(x), x0, proc, kind="l1", generator=g, prediction="x0")
+    assert zero.item() == pytest.approx(x0.abs().mean().item())  # the target is x0 itself, whatever t and ε
+    with pytest.raises(ValueError, match="eps, x0"):
+        denoising_loss(oracle_x0, x0, proc, prediction="v")
+    with pytest.raises(ValueError, match="LevyVP only"):
+        denoising_loss(oracle_x0, x0, DLPM(alpha, n_steps=10), prediction="x0")
+
+
+def test_linear_schedule_first_step_factor():
+    """Why the TTS decoder uses Grad-TTS's linear schedule (docs/design.md §3): on the uniform 10-step grid from T,
+    the first exponential-integrator step multiplies the error of ε̂ by |γ_t - (a_t/a_s) γ_s|; ≈ 18 for LIM's cosine
+    schedule (β → ∞ near T), 1.6 (α = 2) / 2.5 (α = 1.5) for β(t) = 0.05 + 19.95 t on [0, 1]."""
+    from levytts.levy import time_grid
+
+    def factor(proc):
+        s, t = time_grid(10, "uniform", float(proc.T), 1e-3, proc)[:2]
+        return abs(proc.gamma(t) - proc.a(t) / proc.a(s) * proc.gamma(s))
+
+    assert factor(LevyVP(1.5, schedule="cosine")) == pytest.approx(18.3, abs=0.1)
+    assert factor(LevyVP(2.0, schedule="linear", beta_min=0.05)) == pytest.approx(1.58, abs=0.01)
+    assert factor(LevyVP(1.5, schedule="linear", beta_min=0.05)) == pytest.approx(2.55, abs=0.01)

@@ -30,11 +30,11 @@ ENCODERS = {
 }
 
 
-def tiny_model(kind="grad_tts", alpha=1.5, durations="mas", prior_mean="zero", n_spks=3, segment=None):
+def tiny_model(kind="grad_tts", alpha=1.5, durations="mas", prior_mean="zero", n_spks=3, segment=None, **diffusion):
     torch.manual_seed(0)
     return LevyTTS(n_vocab=10, n_spks=n_spks, n_mels=N_MELS, encoder=ENCODERS[kind], decoder=dict(dim=8),
-                   diffusion=dict(alpha=alpha, prior_mean=prior_mean, a_max=20), spk_emb_dim=8, durations=durations,
-                   segment_frames=segment)
+                   diffusion=dict(alpha=alpha, prior_mean=prior_mean, a_max=20, **diffusion), spk_emb_dim=8,
+                   durations=durations, segment_frames=segment)
 
 
 def tiny_batch(pad_value=0.0):
@@ -153,13 +153,15 @@ def test_padding_content_never_reaches_the_loss(kind, stage, durations):
     assert torch.isfinite(losses[0]["loss"])
 
 
-@pytest.mark.parametrize("kind,stage,durations,prior_mean", [("grad_tts", "joint", "mas", "zero"),
-                                                             ("grad_tts", "joint", "textgrid", "mu"),
-                                                             ("avg_voice", "encoder", "textgrid", "zero"),
-                                                             ("avg_voice", "decoder", "textgrid", "zero"),
-                                                             ("avg_voice_frame", "encoder", "textgrid", "zero")])
-def test_one_training_step_reduces_loss_on_fixed_batch(kind, stage, durations, prior_mean):
-    model = tiny_model(kind, durations=durations, prior_mean=prior_mean, segment=8).eval()  # eval: no dropout
+@pytest.mark.parametrize("kind,stage,durations,prior_mean,diffusion", [
+    ("grad_tts", "joint", "mas", "zero", {}),
+    ("grad_tts", "joint", "textgrid", "mu", {}),
+    ("avg_voice", "encoder", "textgrid", "zero", {}),
+    ("avg_voice", "decoder", "textgrid", "zero", {}),
+    ("avg_voice_frame", "encoder", "textgrid", "zero", {}),
+    ("avg_voice_frame", "decoder", "textgrid", "mu", dict(schedule="linear", beta_min=0.05, prediction="x0", loss="l1"))])
+def test_one_training_step_reduces_loss_on_fixed_batch(kind, stage, durations, prior_mean, diffusion):
+    model = tiny_model(kind, durations=durations, prior_mean=prior_mean, segment=8, **diffusion).eval()  # no dropout
     model.set_mel_statistics(-5.0, 1.0)
     batch = tiny_batch()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-2)
@@ -221,9 +223,46 @@ def test_synthesise_shapes_masks_and_durations():
     assert pred["mel"].shape[-1] == int(pred["mel_lengths"].max())
 
 
+def test_x0_decoder_gives_the_samplers_eps():
+    """With prediction=x0 the samplers get ε̂ = (x - a x̂0)/γ: one step of N = 1 ends at the decoder's x̂0."""
+    model = tiny_model("grad_tts", schedule="linear", beta_min=0.05, prediction="x0").eval()
+    assert model.proc.schedule == "linear" and model.proc.beta_min == 0.05 and model.proc.T == 1.0
+    b = tiny_batch()
+    mask = (torch.arange(14)[None, :] < b["mel_lengths"][:, None]).float()[:, None]
+    mask = torch.nn.functional.pad(mask, (0, 2))
+    mu = torch.randn(2, N_MELS, 16) * mask
+    spk_emb = model.spk_emb(b["spk"])
+    x = torch.randn(2, N_MELS, 16) * mask
+    t = torch.tensor([0.3, 0.9])
+    x0_hat = model.net_fn(mask, mu, spk_emb)(x, t)
+    eps_hat = model.eps_fn(mask, mu, spk_emb)(x, t)
+    a, g = model.proc.a(t)[:, None, None].float(), model.proc.gamma(t)[:, None, None].float()
+    torch.testing.assert_close(eps_hat, (x - a * x0_hat) / g * mask)
+    torch.testing.assert_close((x - g * eps_hat) / a, x0_hat * mask, atol=1e-4, rtol=1e-4)  # float32 round trip
+    out = model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=3, durations=b["durations"],
+                           generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(out["mel"]).all() and out["mel"].shape == (2, N_MELS, 14)
+
+
+def test_tts_configs_use_the_papers_schedule():
+    """Every TTS diffusion config: Grad-TTS's linear β 0.05 → 20, T = 1 (Popov et al. App. C); the paper recipe
+    keeps the zero-mean prior, the offline CPU decoder the N(μ, ·) mean with x0 prediction."""
+    from levytts.tts.train import compose_config
+
+    for exp, prior_mean, prediction in (("paper_levy_1.5", "zero", "eps"), ("paper_gauss", "zero", "eps"),
+                                        ("offline_decoder", "mu", "x0")):
+        d = compose_config([f"experiment={exp}"])["diffusion"]
+        assert (d["schedule"], d["beta_min"], d["beta_max"]) == ("linear", 0.05, 20.0)
+        assert (d["prior_mean"], d["prediction"]) == (prior_mean, prediction)
+    cos = tiny_model(schedule="cosine", beta_min=0.05)  # cosine ignores β_*: selectable with a single override
+    assert cos.proc.schedule == "cosine" and cos.proc.T == pytest.approx(0.9946)
+
+
 def test_bad_configs_and_inputs():
     with pytest.raises(ValueError, match="prior_mean"):
         tiny_model(prior_mean="gaussian")
+    with pytest.raises(ValueError, match="prediction"):
+        tiny_model(prediction="v")
     with pytest.raises(ValueError, match="unknown encoder kind"):
         LevyTTS(10, 2, N_MELS, dict(kind="tacotron"), dict(dim=8), dict(alpha=2.0))
     model = tiny_model("avg_voice", durations="textgrid")

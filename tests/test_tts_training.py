@@ -110,7 +110,8 @@ def test_avg_voice_stages_and_synth_cli(corpus, tmp_path, capsys):
 
     capsys.readouterr()  # drop the training printout
     assert cli_main(["synth", "--checkpoint", str(dec), "--list-speakers"]) == 0
-    assert capsys.readouterr().out.split() == ["aa", "bb"]
+    listing = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listing] == ["aa", "bb"] and "min of training speech" in listing[0]
     out = tmp_path / "x.wav"
     assert cli_main(["synth", "--checkpoint", str(dec), "--text", "Hello world. Thank you.", "--speaker", "bb",
                      "--steps", "2", "--vocoder", "griffin-lim", "--out", str(out), "--save-mel"]) == 0
@@ -124,6 +125,42 @@ def test_avg_voice_stages_and_synth_cli(corpus, tmp_path, capsys):
     assert "valid speakers: aa, bb" in capsys.readouterr().err
     assert cli_main(["synth", "--checkpoint", str(dec), "--text", "  ", "--speaker", "aa", "--out", str(out)]) == 2
     assert "empty text" in capsys.readouterr().err
+
+
+def test_only_the_decoders_training_speakers_are_offered(corpus, tmp_path, capsys):
+    """A decoder trained on speaker aa alone: --list-speakers names aa (with its minutes), and bb — in the speaker
+    table but never learnt — is refused with a clear message instead of synthesising an untrained voice."""
+    from levytts.data import read_filelist
+
+    aa_only = tmp_path / "aa_train.txt"
+    utts = [u for u in read_filelist(corpus / "filelists" / "train.txt") if u.speaker == "aa"]
+    write_filelist(aa_only, utts)
+    ckpt = run(tiny_cfg(corpus, tmp_path / "r", "trainer.max_steps=1", f"data.train_filelist_path={aa_only}"))
+    minutes = _state(ckpt)["hyper_parameters"]["speaker_minutes"]
+    import soundfile as sf
+
+    assert list(minutes) == ["aa"]
+    assert minutes["aa"] == pytest.approx(sum(sf.info(u.wav_path).duration for u in utts) / 60, abs=0.01)
+    capsys.readouterr()
+    assert cli_main(["synth", "--checkpoint", str(ckpt), "--list-speakers"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["aa"]
+    out = tmp_path / "x.wav"
+    assert cli_main(["synth", "--checkpoint", str(ckpt), "--text", "Hi there.", "--speaker", "bb", "--steps", "1",
+                     "--vocoder", "griffin-lim", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "never trained" in err and "trained speakers: aa" in err and not out.exists()
+
+
+def test_rare_speakers_are_marked(tmp_path):
+    from levytts.tts.synth import TTS
+
+    tts = TTS.__new__(TTS)  # the listing needs only the speaker table and minutes
+    tts.speakers, tts.speaker_minutes = ["slt", "awb", "rms"], {"slt": 100.0, "awb": 1.0}
+    assert tts.trained_speakers == ["slt", "awb"] and tts.rare_speakers() == ["awb"]
+    lines = tts.speaker_listing().splitlines()
+    assert lines[0].startswith("slt") and "(rare)" not in lines[0] and lines[1].endswith("(rare)")
+    tts.speaker_minutes = None  # checkpoints from before the minutes were recorded: the whole table
+    assert tts.trained_speakers == ["slt", "awb", "rms"] and tts.speaker_listing().split() == ["slt", "awb", "rms"]
 
 
 def test_lazy_tts_export():

@@ -62,6 +62,8 @@ while [ $# -gt 0 ]; do
     --enc-steps) enc_steps=$2; shift 2 ;;
     --dec-steps) dec_steps=$2; shift 2 ;;
     --eval-per-speaker) eval_per_speaker=$2; shift 2 ;;
+    --conditions) conditions=$2; conditions_extra_seeds=$2; shift 2 ;;
+    --eta) eta=$2; shift 2 ;;
     --export-demo) export_demo=$2; shift 2 ;;
     --t-start) t_start=$2; shift 2 ;;
     --encoder) encoder=$2; shift 2 ;;

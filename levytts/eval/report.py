@@ -1,7 +1,7 @@
 """Evaluate a directory of synthesised speech against reference recordings; write markdown, CSV and a plot.
 
 Layout read by ``evaluate`` (documented in docs/evaluation.md):
-  filelist   ``wav_path|speaker|text`` lines (DESIGN §7); the utterance id is the stem of wav_path.
+  filelist   ``wav_path|speaker|text`` lines (docs/design.md §7); the utterance id is the stem of wav_path.
   ref_dir    reference audio: ``ref_dir/wav_path``, else ``ref_dir/<basename of wav_path>``
              (an absolute wav_path is used as it is); default: the filelist's directory.
   synth_dir  either ``synth_dir/<utt>.wav`` (one condition, named ``synth``), and/or one sub-directory per
@@ -53,6 +53,7 @@ class UttResult:
     utt: str
     status: str = "ok"  # ok | missing | short | unreadable | non-finite | error: <message>
     similarity: float = math.nan
+    similarity_other: float = math.nan  # highest mean cosine to ANOTHER speaker's references (nan: one speaker)
     ref_words: int = 0
     word_errors: int = 0
     hypothesis: str = ""
@@ -73,6 +74,7 @@ class SummaryRow:
     n_short: int = 0
     n_failed: int = 0
     similarity: float = math.nan
+    similarity_other: float = math.nan
     wer: float = math.nan
     mcd_db: float = math.nan
     f0_rmse_hz: float = math.nan
@@ -169,6 +171,7 @@ def _summarise(rows: list[UttResult], condition: str, sampler: str, steps: int |
         n_short=sum(r.status == "short" for r in rows),
         n_failed=sum(r.status not in ("ok", "missing", "short") for r in rows),
         similarity=_nanmean(r.similarity for r in ok),
+        similarity_other=_nanmean(r.similarity_other for r in ok),
         wer=sum(r.word_errors for r in ok) / ref_words if ref_words else math.nan,
         mcd_db=_nanmean(r.mcd_db for r in ok),
         f0_rmse_hz=_nanmean(r.f0_rmse_hz for r in ok),
@@ -247,6 +250,10 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
             emb = refs[entry.utt] if is_reference and entry.utt in refs else \
                 scorer_obj.embed(_resample(wav, dist_config.sample_rate, scorer_obj.sample_rate))
             row.similarity = float(cosine_matrix(emb[None], np.stack(others)).mean())
+            # the closest wrong speaker: a voice should be nearer its own speaker's references than any other's
+            other = [float(cosine_matrix(emb[None], np.stack(list(e.values()))).mean())
+                     for s, e in ref_embeddings.items() if s != entry.speaker and e]
+            row.similarity_other = max(other) if other else math.nan
         if asr is not None:
             row.hypothesis = asr.transcribe_waveform(_resample(wav, dist_config.sample_rate, asr.sample_rate))
             counts = wer_counts(entry.text, row.hypothesis)
@@ -299,7 +306,7 @@ def _resample(wav: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 # ---------------------------------------------------------------- writers
 
 SUMMARY_COLUMNS = ["condition", "sampler", "steps", "speaker", "n_ok", "n_missing", "n_short", "n_failed",
-                   "similarity", "wer", "mcd_db", "f0_rmse_hz", "f0_corr"]
+                   "similarity", "similarity_other", "wer", "mcd_db", "f0_rmse_hz", "f0_corr"]
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -321,9 +328,10 @@ def to_csv(rows: list, columns: list[str]) -> str:
 
 def to_markdown(result: EvalResult) -> str:
     """The summary as a markdown page: scorer, one table, then the skipped files."""
-    headers = ["condition", "sampler", "steps", "speaker", "n", "skipped", f"sim ({result.scorer})", "WER",
+    headers = ["condition", "sampler", "steps", "speaker", "n", "skipped", f"sim ({result.scorer})", "sim other", "WER",
                "MCD dB", "F0 RMSE Hz", "F0 corr"]
-    notes = [f"Speaker similarity scorer: **{result.scorer}** (mean cosine to the speaker's reference recordings)"]
+    notes = [f"Speaker similarity scorer: **{result.scorer}** (mean cosine to the speaker's reference recordings; "
+             "'sim other': to the closest other speaker's)"]
     if any(not math.isnan(r.wer) for r in result.summary):
         notes.append("WER: pocketsphinx en-us, normalised text")
     if any(not math.isnan(r.mcd_db) for r in result.summary):
@@ -332,7 +340,7 @@ def to_markdown(result: EvalResult) -> str:
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for r in result.summary:
         cells = [r.condition, r.sampler, _fmt(r.steps), r.speaker, str(r.n_ok), str(r.n_missing + r.n_short + r.n_failed),
-                 _fmt(r.similarity), _fmt(r.wer), _fmt(r.mcd_db, 2), _fmt(r.f0_rmse_hz, 1), _fmt(r.f0_corr)]
+                 _fmt(r.similarity), _fmt(r.similarity_other), _fmt(r.wer), _fmt(r.mcd_db, 2), _fmt(r.f0_rmse_hz, 1), _fmt(r.f0_corr)]
         lines.append("| " + " | ".join(cells) + " |")
     if result.problems:
         lines += ["", f"## Skipped or failed ({len(result.problems)})", ""] + [f"- {p}" for p in result.problems]
@@ -381,7 +389,7 @@ def plot(result: EvalResult, path: str | os.PathLike) -> Path:
     return path
 
 
-UTT_COLUMNS = ["condition", "sampler", "steps", "speaker", "utt", "status", "similarity", "ref_words",
+UTT_COLUMNS = ["condition", "sampler", "steps", "speaker", "utt", "status", "similarity", "similarity_other", "ref_words",
                "word_errors", "hypothesis", "mcd_db", "f0_rmse_hz", "f0_corr", "vuv_error"]
 
 

