@@ -135,3 +135,46 @@ def test_linear_schedule_first_step_factor():
     assert factor(LevyVP(1.5, schedule="cosine")) == pytest.approx(18.3, abs=0.1)
     assert factor(LevyVP(2.0, schedule="linear", beta_min=0.05)) == pytest.approx(1.58, abs=0.01)
     assert factor(LevyVP(1.5, schedule="linear", beta_min=0.05)) == pytest.approx(2.55, abs=0.01)
+
+
+@pytest.mark.parametrize("alpha", [1.5, 2.0])
+def test_edm_preconditioning(alpha):
+    """c_skip·y + c_out·F: identity at t → 0, plain x0 prediction near T; the loss is (x̂0 - x0)/c_out."""
+    from levytts.levy import edm_denoiser
+
+    proc = LevyVP(alpha, schedule="linear", beta_min=0.05)
+    sd = 0.5
+    t = torch.tensor([1e-4, 0.1, 0.5, 1.0], dtype=torch.float64)
+    c_in, c_skip, c_out = proc.preconditioning(t, sd)
+    sigma = math.sqrt(2) * proc.lam(t)
+    torch.testing.assert_close(c_skip, sd**2 / (sigma**2 + sd**2))
+    torch.testing.assert_close(c_out, sigma * sd / torch.sqrt(sigma**2 + sd**2))
+    torch.testing.assert_close(c_in, 1 / torch.sqrt(sigma**2 + sd**2))
+    assert c_skip[0] > 1 - 1e-4 and c_out[0] < 1e-2 and c_skip[-1] < 1e-2 and c_out[-1] == pytest.approx(sd, rel=1e-2)
+    if alpha == 2.0:  # Gaussian data of std σ_d: the target F* = (x0 - c_skip y)/c_out has unit variance at every t
+        big = sd * torch.randn(4, 20000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        y = big + proc.lam(t)[:, None] * proc.noise(big.shape, generator=torch.Generator().manual_seed(2),
+                                                     dtype=torch.float64)
+        f_star = (big - c_skip[:, None] * y) / c_out[:, None]
+        torch.testing.assert_close(f_star.std(dim=1), torch.ones(4, dtype=torch.float64), atol=0.03, rtol=0)
+    g = torch.Generator().manual_seed(0)
+    x0 = 0.5 * torch.randn(4, 2, 6, dtype=torch.float64, generator=g)
+    eps = proc.noise(x0.shape, generator=g, dtype=torch.float64)
+    x_t = proc.marginal(x0, t, eps)
+    zero_net = edm_denoiser(lambda x, tt: torch.zeros_like(x), proc, sd)(x_t, t)
+    torch.testing.assert_close(zero_net, c_skip[:, None, None] * x_t / proc.a(t)[:, None, None])
+
+    def oracle_f(x, tt):  # F* = (x0 - c_skip y)/c_out, recovered from the scaled input c_in·y
+        ci, cs, co = (c[:, None, None] for c in proc.preconditioning(tt, sd))
+        return (x0 - cs * x / ci) / co
+
+    assert denoising_loss(oracle_f, x0, proc, kind="l1", generator=g, prediction="edm", sigma_data=sd).item() < 1e-9
+    tt = torch.full((4,), 0.3, dtype=torch.float64)
+    zero = denoising_loss(lambda x, _t: torch.zeros_like(x), x0, proc, kind="mse", generator=torch.Generator().manual_seed(3),
+                          prediction="edm", sigma_data=sd, t=tt)
+    e2 = proc.noise(x0.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    ci, cs, co = proc.preconditioning(0.3, sd)
+    y = x0 + proc.lam(0.3) * e2
+    assert zero.item() == pytest.approx((((cs * y - x0) / co) ** 2).mean().item(), rel=1e-9)
+    with pytest.raises(ValueError, match="sigma_data"):
+        denoising_loss(oracle_f, x0, proc, prediction="edm")

@@ -250,7 +250,7 @@ def test_tts_configs_use_the_papers_schedule():
     from levytts.tts.train import compose_config
 
     for exp, prior_mean, prediction in (("paper_levy_1.5", "zero", "eps"), ("paper_gauss", "zero", "eps"),
-                                        ("offline_decoder", "mu", "x0")):
+                                        ("offline_decoder", "mu", "edm")):
         d = compose_config([f"experiment={exp}"])["diffusion"]
         assert (d["schedule"], d["beta_min"], d["beta_max"]) == ("linear", 0.05, 20.0)
         assert (d["prior_mean"], d["prediction"]) == (prior_mean, prediction)

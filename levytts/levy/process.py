@@ -154,6 +154,26 @@ class LevyVP:
         a, g = _bcast(self.a(t), x).to(x.dtype), _bcast(self.gamma(t), x).to(x.dtype)
         return (x - a * x0_hat) / g
 
+    def preconditioning(self, t, sigma_data: float):
+        """Karras et al. (2022, EDM) preconditioning of a denoiser, written for this process.
+
+        With y = x_t / a(t) = x0 + λ(t) ε (λ = γ/a) and the nominal noise level σ = √2·λ (the standard deviation
+        of λε at α = 2; for α < 2 it is the scale of the Gaussian given A = 1), the denoiser is
+        x̂0 = c_skip·y + c_out·F(c_in·y, t) with c_in = 1/√(σ² + σ_d²), c_skip = σ_d²/(σ² + σ_d²),
+        c_out = σ·σ_d/√(σ² + σ_d²). Near t = 0 it passes y through (c_skip → 1, c_out → 0), near T it is a plain
+        x0 prediction (c_skip → 0, c_out → σ_d): well conditioned at both ends.
+
+        Args: t (B,) tensor or a scalar; sigma_data: σ_d > 0, the standard deviation of the data x0.
+        Returns: (c_in, c_skip, c_out), each of t's shape, float64.
+        """
+        if not sigma_data > 0:
+            raise ValueError(f"sigma_data must be > 0, got {sigma_data}")
+        t, _ = _as_f64(t)
+        sigma2 = 2.0 * self.lam(t) ** 2
+        sd2 = float(sigma_data) ** 2
+        norm = torch.sqrt(sigma2 + sd2)
+        return 1.0 / norm, sd2 / (sigma2 + sd2), torch.sqrt(sigma2) * float(sigma_data) / norm
+
     def score_from_eps(self, eps_hat: torch.Tensor, t) -> torch.Tensor:
         """Fractional score S(x) = -ε̂ / (α γ(t)^{α-1})."""
         t, _ = _as_f64(t)

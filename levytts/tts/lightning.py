@@ -84,7 +84,7 @@ class TTSLightning(L.LightningModule):
             print(f"levytts train: stage={self.stage} encoder={self.cfg['model']['encoder']['kind']} "
                   f"params: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
             print(f"levytts train: diffusion alpha={d['alpha']} schedule={d.get('schedule', 'cosine')} "
-                  f"loss={d.get('loss', 'smooth_l1')} noise structure={d.get('structure', 'isotropic')} "
+                  f"loss={d.get('loss', 'smooth_l1')} prediction={d.get('prediction', 'eps')} noise structure={d.get('structure', 'isotropic')} "
                   f"truncation a_max={d.get('a_max')} prior_mean={d.get('prior_mean', 'zero')} "
                   f"mel mean/std={float(self.model.mel_mean):.3f}/{float(self.model.mel_std):.3f}")
             if self.logger is not None:

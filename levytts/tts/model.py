@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch import nn
 
-from levytts.levy import PREDICTIONS, LevyVP, denoising_loss, sample, time_grid
+from levytts.levy import PREDICTIONS, LevyVP, denoising_loss, edm_denoiser, sample, time_grid
 from levytts.tts.alignment import (
     duration_loss,
     durations_to_path,
@@ -49,7 +49,7 @@ class LevyTTS(nn.Module):
         encoder: encoder config (``kind`` = ``grad_tts`` | ``avg_voice`` and sizes; ``spk_conditioned``).
         decoder: U-Net config (``dim``, ``dim_mults``, ``pe_scale``).
         diffusion: ``alpha``, ``schedule`` (+ ``beta_min``/``beta_max`` for ``linear``), ``loss``, ``prediction``
-            (``eps`` | ``x0``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
+            (``eps`` | ``x0`` | ``edm`` with ``sigma_data``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
         spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
         segment_frames: decoder training segment (frames, Grad-TTS's ``out_size``); None = whole utterance.
     """
@@ -84,6 +84,12 @@ class LevyTTS(nn.Module):
         self.prediction = diffusion.get("prediction", "eps")
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"diffusion.prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        self.sigma_data = None
+        if self.prediction == "edm":
+            if diffusion.get("sigma_data") is None:
+                raise ValueError("diffusion.prediction=edm needs diffusion.sigma_data (std of the decoder's target: "
+                                 "about 1 for the normalised mel, about 0.5 for y - mu)")
+            self.sigma_data = float(diffusion["sigma_data"])
         schedule = diffusion.get("schedule", "cosine")
         betas = {}  # β_0, β_1 of the linear schedule (the cosine schedule has none: the keys are not read)
         if schedule == "linear":
@@ -136,6 +142,9 @@ class LevyTTS(nn.Module):
         net = self.net_fn(mask, mu, spk_emb)
         if self.prediction == "x0":
             return lambda x, t: self.proc.eps_from_x0(x, net(x, t), t) * mask
+        if self.prediction == "edm":
+            denoiser = edm_denoiser(net, self.proc, self.sigma_data)
+            return lambda x, t: self.proc.eps_from_x0(x, denoiser(x, t), t) * mask
         return net
 
     # ------------------------------------------------------------------------------------------
@@ -186,7 +195,8 @@ class LevyTTS(nn.Module):
             out["diff_loss"] = denoising_loss(self.net_fn(mask_seg, mu_seg, spk_emb), x0 * mask_seg, self.proc,
                                               kind=self.loss_kind, structure=self.structure, mask=mask_seg,
                                               mom_groups=self.mom_groups, a_max=self.a_max,
-                                              prediction=self.prediction)  # fractional DSM on ε, or its x0 form
+                                              prediction=self.prediction,
+                                              sigma_data=self.sigma_data)  # fractional DSM on ε, or its x0 forms
         out["loss"] = sum(out.values())
         return out
 
