@@ -273,7 +273,7 @@ def test_bad_configs_and_inputs():
 
 def test_split_sentences_and_eta():
     assert split_sentences("Hello there.  How are you? Fine!") == ["Hello there.", "How are you?", "Fine!"]
-    assert split_sentences("Mr. Smith paid 3.5 dollars") == ["Mr.", "Smith paid 3.5 dollars"]  # a known limit
+    assert split_sentences("Mr. Smith paid 3.5 dollars") == ["Mr. Smith paid 3.5 dollars"]  # the normaliser's table
     assert parse_eta("0.3") == 0.3
     assert parse_eta("power")(0.5) == pytest.approx(0.5**0.2)
     with pytest.raises(ValueError, match="bad --eta"):

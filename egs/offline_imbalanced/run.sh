@@ -19,6 +19,11 @@
 #   7  tables and figures (docs/results/imbalanced_speakers.md is written from them by hand)
 #   8  export the alpha=1.5 decoder as the bundled demo voice (--export-demo true) → levytts/pretrained/demo_voice.pt
 #   9  check the exported voice: all held-out test sentences of both speakers → WER/similarity, RTF of `levytts synth`
+# Every sample starts from T (x_T = γ(T)ξ); --t-start T0 starts at T0 from γ(T0)ξ instead (a study option).
+# Options: --stage --stop-stage --small --data-dir --exp-dir --seed --jobs --alphas "2.0 1.8 1.5" --seeds "0 1"
+#   --enc-steps --dec-steps --eval-per-speaker --conditions "ode:euler:10 sde-e:ei:10 mu" --eta popov:0.3,0.3
+#   --t-start --encoder CKPT (stage 4's frozen encoder; e.g. levytts/pretrained/demo_voice.pt skips stage 3)
+#   --export-demo true
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,7 +40,7 @@ exp_dir=exp/offline_imbalanced
 alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
 seeds="0 1"                                # synthesis seeds
 enc_steps=3000; dec_steps=12000            # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
-eval_per_speaker=4
+eval_per_speaker=20
 conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20 mu"   # mu: no-decoder control
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
 eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = η: constant 0.3, decaying near t = 0)
@@ -67,7 +72,7 @@ while [ $# -gt 0 ]; do
     --export-demo) export_demo=$2; shift 2 ;;
     --t-start) t_start=$2; shift 2 ;;
     --encoder) encoder=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -136,6 +136,9 @@ class Phonemizer:
 
         Raises:
             ValueError: the text holds no speakable word (or an OOV word with ``oov="error"``).
+
+        Warns:
+            RomanisedTextWarning: letters of a non-Latin script were romanised (see normalize_text).
         """
         normalised = normalize_text(text)
         phones: list[str] = []

@@ -20,12 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split at '.', '!', '?' or ';' followed by whitespace; drop empty pieces."""
-    return [s.strip() for s in SENTENCE_END.split(text.strip()) if s.strip()]
+# One splitter, shared with the normaliser's abbreviation table; re-exported here for existing callers.
+from levytts.text.sentences import SENTENCE_END, split_sentences  # noqa: F401
 
 
 def parse_eta(value: str | float):
