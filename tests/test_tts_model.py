@@ -278,3 +278,20 @@ def test_split_sentences_and_eta():
     assert parse_eta("power")(0.5) == pytest.approx(0.5**0.2)
     with pytest.raises(ValueError, match="bad --eta"):
         parse_eta("lots")
+
+
+def test_temperature_divides_the_prior_draw(monkeypatch):
+    """Grad-TTS's inference temperature: x_T = γ(T)·ξ/τ for the same ξ; τ must be finite and > 0."""
+    import levytts.tts.model as model_module
+
+    seen = []
+    monkeypatch.setattr(model_module, "sample", lambda eps_fn, x_T, proc, **kw: seen.append(x_T) or x_T)
+    model = tiny_model("grad_tts").eval()
+    b = tiny_batch()
+    for tau in (1.0, 1.5):
+        model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2, durations=b["durations"], temperature=tau,
+                         generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(seen[1], seen[0] / 1.5)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2, temperature=bad)

@@ -84,7 +84,8 @@ def select_test_list(filelist: str | Path, out: str | Path, per_speaker: int, sp
 @torch.no_grad()
 def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str | Path, conditions=DEFAULT_CONDITIONS,
                seed: int = 0, eta: str = "popov:0.3,0.3", vocoder: str = "universal", device: str = "cpu",
-               batch_size: int = 16, t_start: float | None = None, log=print) -> dict[str, float]:
+               batch_size: int = 16, t_start: float | None = None, temperature: float | None = None,
+               log=print) -> dict[str, float]:
     """Synthesise every utterance of ``filelist`` (its text and speaker) under every condition.
 
     The batch for one condition shares one generator seeded with ``seed`` (so the same seed gives the same
@@ -121,7 +122,8 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
                                        steps=1 if mu_only else steps, sampler="ode" if mu_only else sampler,
                                        solver="euler" if mu_only else solver,
                                        eta=parse_eta(eta) if sampler == "sde-e" else 0.0,
-                                       generator=gen, t_start=tts.t_start if t_start is None else t_start)
+                                       generator=gen, t_start=tts.t_start if t_start is None else t_start,
+                                       temperature=tts.temperature if temperature is None else temperature)
             for b, u in enumerate(chunk):
                 mel = out["mu" if mu_only else "mel"][b: b + 1, :, : int(out["mel_lengths"][b])]
                 audio = tts.vocoder(mel)[0].float().cpu().numpy()
@@ -388,6 +390,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--t-start", type=float, default=None, help="start the reverse process at this t < T")
+    p.add_argument("--temperature", type=float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p = sub.add_parser("mel-figure", help="one sentence from T at several N next to μ and a reference → PNG")
     p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
@@ -417,7 +420,7 @@ def main(args) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
-                   args.device, args.batch_size, args.t_start)
+                   args.device, args.batch_size, args.t_start, args.temperature)
     elif args.action == "mel-figure":
         print(mel_steps_figure(args.checkpoint, args.text, args.speaker, args.out, args.steps, args.sampler, args.solver,
                                args.eta, args.seed, args.reference, args.t_start))

@@ -30,7 +30,7 @@ from levytts.tts.alignment import (
     prior_loss,
     sequence_mask,
 )
-from levytts.tts.decoder import UNetDecoder
+from levytts.tts.decoder import build_decoder
 from levytts.tts.encoders import build_encoder, phone_positions
 
 STAGES = ("joint", "encoder", "decoder")
@@ -47,7 +47,8 @@ class LevyTTS(nn.Module):
     Args:
         n_vocab: symbol-table size; n_spks: number of speakers; n_mels: mel bins.
         encoder: encoder config (``kind`` = ``grad_tts`` | ``avg_voice`` and sizes; ``spk_conditioned``).
-        decoder: U-Net config (``dim``, ``dim_mults``, ``pe_scale``).
+        decoder: decoder config: ``kind`` (``unet2d``, Grad-TTS's U-Net with ``dim``, ``dim_mults``, ``pe_scale``;
+            or ``conv1d``, :class:`levytts.tts.decoder.Conv1dDecoder`) and its sizes.
         diffusion: ``alpha``, ``schedule`` (+ ``beta_min``/``beta_max`` for ``linear``), ``loss``, ``prediction``
             (``eps`` | ``x0`` | ``edm`` with ``sigma_data``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
         spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
@@ -70,7 +71,7 @@ class LevyTTS(nn.Module):
         if getattr(self.encoder, "frame_decoder", None) is not None and durations == "mas":
             raise ValueError("an encoder with a frame decoder (encoder.frame_layers > 0) needs durations: textgrid "
                              "(MAS aligns phone-level means, which this encoder does not output)")
-        self.decoder = UNetDecoder(n_mels=n_mels, n_spks=n_spks, spk_emb_dim=spk_emb_dim, **dict(decoder))
+        self.decoder = build_decoder(decoder, n_mels, n_spks, spk_emb_dim)
         diffusion = dict(diffusion)
         self.prior_mean = diffusion.get("prior_mean", "zero")
         if self.prior_mean not in PRIOR_MEANS:
@@ -224,7 +225,7 @@ class LevyTTS(nn.Module):
                    sampler: str = "ode", solver: str = "euler", eta=0.0, grid: str = "uniform", t_eps: float = 1e-3,
                    length_scale: float = 1.0, generator: torch.Generator | None = None,
                    durations: torch.Tensor | None = None, mel_ceiling: float = 4.0,
-                   t_start: float | None = None) -> dict[str, torch.Tensor]:
+                   t_start: float | None = None, temperature: float = 1.0) -> dict[str, torch.Tensor]:
         """Text ids → raw log-mel.
 
         Args:
@@ -236,6 +237,9 @@ class LevyTTS(nn.Module):
                 a(t_start)·z_0 part of x_t is dropped) on a ``grid`` from t_start; None = from T with the prior.
                 A briefly trained decoder's ε̂ near T is too coarse for the first step from T, where
                 a(T) ≈ 0.008 amplifies its error ~1/a(T) times (docs/results/imbalanced_speakers.md).
+            temperature: τ > 0; the prior draw is divided by τ, x_T = γ(T)·ξ/τ (Grad-TTS's inference
+                temperature, which it sets to 1.5; Matcha-TTS's noise scale 0.667 = 1/1.5). τ = 1 is the exact
+                sampler; τ > 1 trades sample diversity for samples nearer the decoder's mean.
             mel_ceiling: the output log-mel is clamped to [log(LOG_CLAMP), mel_ceiling] (speech log-mels
                 stay well below 4, i.e. magnitude e⁴ per mel bin).
 
@@ -256,8 +260,10 @@ class LevyTTS(nn.Module):
         T = self.decoder.pad_length(int(y_lengths.max()))
         y_mask = sequence_mask(y_lengths, T).unsqueeze(1).to(mu_x.dtype)
         mu_y = self.frame_means(mu_x, durations, durations_to_path(durations, x_mask, y_mask), y_mask)
+        if not (math.isfinite(float(temperature)) and float(temperature) > 0):
+            raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
         x_T = self.proc.prior(mu_y.shape, generator=generator, device=mu_y.device, dtype=mu_y.dtype,
-                              structure=self.structure, a_max=self.a_max) * y_mask
+                              structure=self.structure, a_max=self.a_max) * y_mask / float(temperature)
         if t_start is not None:
             if not t_eps < float(t_start) <= self.proc.T:
                 raise ValueError(f"t_start must lie in (t_eps={t_eps}, T={self.proc.T}], got {t_start}")

