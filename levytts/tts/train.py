@@ -115,7 +115,7 @@ def make_datamodule(cfg: dict):
 
 
 def speaker_minutes(utts) -> dict[str, float]:
-    """Minutes of training speech per speaker (from the wav headers), in the filelist's speaker order.
+    """Minutes of training speech per speaker (from the wav headers), most minutes first.
 
     Stored with the checkpoint (``hyper_parameters["speaker_minutes"]``): the speakers this model's
     decoder was trained on, for `levytts synth --list-speakers`.
@@ -125,7 +125,7 @@ def speaker_minutes(utts) -> dict[str, float]:
     minutes: dict[str, float] = {}
     for u in utts:
         minutes[u.speaker] = minutes.get(u.speaker, 0.0) + sf.info(u.wav_path).duration / 60.0
-    return {k: round(v, 2) for k, v in minutes.items()}
+    return {k: round(v, 2) for k, v in sorted(minutes.items(), key=lambda kv: -kv[1])}
 
 
 def run(cfg: dict) -> Path:
