@@ -115,6 +115,10 @@ def test_export_roundtrip_matches_the_bundled_weights(tmp_path, demo):
         export_checkpoint(tmp_path / "bad.pt", tmp_path / "out.pt")
     with pytest.raises(FileNotFoundError):
         export_checkpoint(tmp_path / "missing.ckpt", tmp_path / "out.pt")
+    with pytest.raises(ValueError, match="unknown sampler default"):
+        export_checkpoint(demo_voice_path(), tmp_path / "out.pt", synth_defaults={"temprature": 1.5})
+    stored = export_checkpoint(demo_voice_path(), tmp_path / "ei.pt", synth_defaults={"solver": "ei", "steps": 4})
+    assert TTS(stored, vocoder=None).defaults["solver"] == "ei"
 
 
 def test_synth_cli_defaults_to_the_bundled_voice(tmp_path):

@@ -122,8 +122,8 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
                                        steps=1 if mu_only else steps, sampler="ode" if mu_only else sampler,
                                        solver="euler" if mu_only else solver,
                                        eta=parse_eta(eta) if sampler == "sde-e" else 0.0,
-                                       generator=gen, t_start=tts.t_start if t_start is None else t_start,
-                                       temperature=tts.temperature if temperature is None else temperature)
+                                       generator=gen, t_start=tts.defaults["t_start"] if t_start is None else t_start,
+                                       temperature=tts.defaults["temperature"] if temperature is None else temperature)
             for b, u in enumerate(chunk):
                 mel = out["mu" if mu_only else "mel"][b: b + 1, :, : int(out["mel_lengths"][b])]
                 audio = tts.vocoder(mel)[0].float().cpu().numpy()
@@ -155,7 +155,7 @@ def mel_steps_figure(checkpoint: str | Path | None, text: str, speaker: str, out
         tts = load_demo_voice(vocoder=None)
     spk = torch.tensor([tts.speaker_id(speaker)])
     ids, lengths = tts.texts_to_batch([text])
-    start = tts.t_start if t_start is None else t_start
+    start = tts.defaults["t_start"] if t_start is None else t_start
     panels, durations = [], None
     for n in steps:
         gen = torch.Generator().manual_seed(int(seed))

@@ -40,12 +40,15 @@ def export_checkpoint(src: str | Path, dst: str | Path, dtype: torch.dtype = tor
     Keeps ``hyper_parameters`` (cfg, symbols, speakers, add_blank), ``global_step`` and the model weights
     (under the ``model.`` prefix TTS reads; the EMA copy when ``use_ema`` and present), with floating
     tensors of more than one element stored as ``dtype`` (scalars such as the mel statistics stay float32).
-    ``synth_defaults`` (e.g. ``{"t_start": 0.8}``) are stored in ``hyper_parameters`` and used by
+    ``synth_defaults`` (keys of :data:`levytts.tts.synth.SYNTH_DEFAULTS`, e.g. ``{"solver": "ei"}``) are stored in ``hyper_parameters`` and used by
     :class:`levytts.TTS` as its sampler defaults. Optimiser state, callbacks and loops are dropped.
     Written atomically.
     """
     from levytts.audio.io import atomic_write
-    from levytts.tts.synth import model_weights
+    from levytts.tts.synth import model_weights, sampler_defaults
+
+    if synth_defaults:
+        sampler_defaults(synth_defaults, source="export_checkpoint(synth_defaults=...)")  # unknown keys fail here
 
     src = Path(src)
     if not src.is_file():

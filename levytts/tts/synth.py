@@ -49,6 +49,19 @@ def model_weights(state: dict, use_ema: bool = True) -> dict:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+SYNTH_DEFAULTS = {"steps": 10, "sampler": "ode", "solver": "euler", "eta": "0", "grid": "uniform", "t_start": None,
+                  "temperature": 1.0}
+
+
+def sampler_defaults(stored: dict | None = None, source: str = "synth_defaults") -> dict:
+    """:data:`SYNTH_DEFAULTS` updated with ``stored`` (a checkpoint's ``synth_defaults``); ValueError on an unknown key."""
+    stored = dict(stored or {})
+    unknown = sorted(set(stored) - set(SYNTH_DEFAULTS))
+    if unknown:
+        raise ValueError(f"{source}: unknown sampler default(s) {', '.join(unknown)}; valid: {', '.join(SYNTH_DEFAULTS)}")
+    return {**SYNTH_DEFAULTS, **stored}
+
+
 class TTS:
     """A trained LevyTTS checkpoint plus a vocoder.
 
@@ -87,10 +100,9 @@ class TTS:
         self.model.load_state_dict(model_weights(state, use_ema))
         self.model.to(self.device).eval()
         self.global_step = int(ckpt.get("global_step", 0))
-        # sampler defaults stored with an exported checkpoint (levytts.pretrained.export_checkpoint)
-        defaults = hp.get("synth_defaults") or {}
-        self.t_start = defaults.get("t_start")
-        self.temperature = float(defaults.get("temperature", 1.0))
+        # sampler defaults: the library's, overridden by those stored with an exported checkpoint
+        # (levytts.pretrained.export_checkpoint); a synth() argument overrides both
+        self.defaults = sampler_defaults(hp.get("synth_defaults"), source=str(path))
         self.sample_rate = int(self.cfg["data"]["sample_rate"])
         self.hop_length = int(self.cfg["data"]["hop_length"])
         self.phonemizer = Phonemizer()
@@ -149,10 +161,14 @@ class TTS:
         return ids, torch.tensor([len(s) for s in seqs])
 
     @torch.no_grad()
-    def synth(self, text: str, speaker: str | None = None, steps: int = 10, sampler: str = "ode",
-              solver: str = "euler", eta=0.0, grid: str = "uniform", seed: int | None = 0, length_scale: float = 1.0,
-              pause_seconds: float = 0.2, t_start: float | None = None, temperature: float | None = None) -> dict:
+    def synth(self, text: str, speaker: str | None = None, steps: int | None = None, sampler: str | None = None,
+              solver: str | None = None, eta=None, grid: str | None = None, seed: int | None = 0,
+              length_scale: float = 1.0, pause_seconds: float = 0.2, t_start: float | None = None,
+              temperature: float | None = None) -> dict:
         """Text → speech.
+
+        Sampler arguments left at None take the checkpoint's stored defaults (``self.defaults``), else
+        :data:`SYNTH_DEFAULTS` (ODE, Euler, N = 10, uniform grid, from T, temperature 1).
 
         Returns:
             dict: ``audio`` (n_samples,) float32 numpy or None without a vocoder, ``sample_rate``, ``mel``
@@ -168,14 +184,16 @@ class TTS:
         gen = None
         if seed is not None:
             gen = torch.Generator(device=self.device).manual_seed(int(seed))
+        given = dict(steps=steps, sampler=sampler, solver=solver, eta=eta, grid=grid, t_start=t_start,
+                     temperature=temperature)
+        kw = {k: self.defaults[k] if v is None else v for k, v in given.items()}
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         t0 = time.perf_counter()
         out = self.model.synthesise(ids.to(self.device), lengths.to(self.device),
-                                    torch.full((B,), spk, dtype=torch.long, device=self.device), steps=steps,
-                                    sampler=sampler, solver=solver, eta=parse_eta(eta), grid=grid,
-                                    length_scale=length_scale, generator=gen,
-                                    t_start=self.t_start if t_start is None else t_start,
-                                    temperature=self.temperature if temperature is None else temperature)
+                                    torch.full((B,), spk, dtype=torch.long, device=self.device),
+                                    steps=int(kw["steps"]), sampler=kw["sampler"], solver=kw["solver"],
+                                    eta=parse_eta(kw["eta"]), grid=kw["grid"], length_scale=length_scale,
+                                    generator=gen, t_start=kw["t_start"], temperature=float(kw["temperature"]))
         sync()
         t_dec = time.perf_counter() - t0
         mel_lengths = out["mel_lengths"].tolist()
@@ -207,11 +225,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--speaker", help="speaker id (see --list-speakers)")
     parser.add_argument("--checkpoint", help="checkpoint written by `levytts train` (…/checkpoints/last.ckpt); default: the bundled demo "
                         "voice (levytts/pretrained/demo_voice.pt, see docs/demo_voice.md)")
-    parser.add_argument("--steps", type=int, default=10, help="reverse-diffusion steps N (default 10)")
-    parser.add_argument("--sampler", default="ode", choices=["ode", "sde-a", "sde-e"])
-    parser.add_argument("--solver", default="euler", choices=["euler", "ei"])
-    parser.add_argument("--eta", default="0", help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
-    parser.add_argument("--grid", default="uniform", choices=["uniform", "quadratic", "log_snr"])
+    parser.add_argument("--steps", type=int, default=None,
+                        help="reverse-diffusion steps N (default: the checkpoint's stored default, else 10)")
+    parser.add_argument("--sampler", default=None, choices=["ode", "sde-a", "sde-e"], help="default: the checkpoint's, else ode")
+    parser.add_argument("--solver", default=None, choices=["euler", "ei"],
+                        help="euler (Euler-Maruyama) or ei (exponential integrator); default: the checkpoint's, else euler")
+    parser.add_argument("--eta", default=None, help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
+    parser.add_argument("--grid", default=None, choices=["uniform", "quadratic", "log_snr"], help="default: the checkpoint's, else uniform")
     parser.add_argument("--t-start", type=float, default=None,
                         help="for studies: start the reverse process at this t < T from γ(t)ξ, a truncated start that keeps "
                              "much of the encoder's μ (default: the checkpoint's stored default, else T, i.e. from noise)")
@@ -272,7 +292,8 @@ def main(args) -> int:
             with atomic_write(wav.with_suffix(".npy")) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, res["mel"].numpy())
+        used = {k: tts.defaults[k] if getattr(args, k) is None else getattr(args, k) for k in ("steps", "sampler", "solver")}
         print(f"{wav}: {res['seconds']:.2f} s audio, {len(res['sentences'])} sentence(s); "
-              f"RTF decoder {res['rtf_decoder']:.3f} (N={args.steps}, {args.sampler}/{args.solver}), "
+              f"RTF decoder {res['rtf_decoder']:.3f} (N={used['steps']}, {used['sampler']}/{used['solver']}), "
               f"with vocoder ({tts.vocoder.name}) {res['rtf_total']:.3f}")
     return 0
