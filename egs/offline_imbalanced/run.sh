@@ -23,6 +23,7 @@
 # Options: --stage --stop-stage --small --data-dir --exp-dir --seed --jobs --alphas "2.0 1.8 1.5" --seeds "0 1"
 #   --enc-steps --dec-steps --eval-per-speaker --conditions "ode:euler:10 sde-e:ei:10 mu" --eta popov:0.3,0.3
 #   --t-start --encoder CKPT (stage 4's frozen encoder; e.g. levytts/pretrained/demo_voice.pt skips stage 3)
+#   --decoder-experiment offline_decoder|offline_decoder_conv1d (configs/experiment/; decoder_a<alpha> run dirs)
 #   --export-demo true
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,6 +48,7 @@ eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = 
 export_demo=false
 t_start=""                                 # empty: every sample starts from T (x_T = γ(T)ξ). A number starts at that t from
                                            # γ(t)ξ instead (a truncated, SDEdit-like start; a study option, not the default)
+decoder_experiment=offline_decoder         # stage 4's config: offline_decoder (width-16 2-D U-Net) | offline_decoder_conv1d
 encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
                                            # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
@@ -72,7 +74,8 @@ while [ $# -gt 0 ]; do
     --export-demo) export_demo=$2; shift 2 ;;
     --t-start) t_start=$2; shift 2 ;;
     --encoder) encoder=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --decoder-experiment) decoder_experiment=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -118,7 +121,7 @@ fi
 # Experiment stages (egs/common/imbalanced_stages.sh)
 # shellcheck source=../common/imbalanced_stages.sh
 source egs/common/imbalanced_stages.sh
-data_config=offline_imbalanced; enc_experiment=offline_avg_voice; dec_experiment=offline_decoder
+data_config=offline_imbalanced; enc_experiment=offline_avg_voice; dec_experiment=$decoder_experiment
 speakers="$frequent $rare"; test_split=imbalanced; overrides=""
 [ "$small" = true ] && overrides="train.stats_items=20 train.checkpoint_every=2 train.batch_size=2 trainer.log_every_n_steps=1"
 
