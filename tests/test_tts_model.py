@@ -295,3 +295,26 @@ def test_temperature_divides_the_prior_draw(monkeypatch):
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="temperature"):
             model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2, temperature=bad)
+
+
+def test_conv1d_decoder_shapes_masks_and_options():
+    """The 1-D decoder kind: any length, zero on padding, padded content never reaches valid frames."""
+    from levytts.tts.decoder import Conv1dDecoder, build_decoder
+
+    dec = build_decoder(dict(kind="conv1d", channels=16, dilations=[1, 2], dim=None), N_MELS, 3, 8).eval()
+    assert isinstance(dec, Conv1dDecoder) and dec.pad_length(13) == 13
+    x, mu = torch.randn(2, N_MELS, 13), torch.randn(2, N_MELS, 13)
+    mask = torch.ones(2, 1, 13)
+    mask[1, :, 9:] = 0
+    spk = torch.randn(2, 8)
+    out = dec(x, mask, mu, torch.tensor([0.3, 0.7]), spk)
+    assert out.shape == (2, N_MELS, 13) and torch.all(out[1, :, 9:] == 0)
+    x2, mu2 = x.clone(), mu.clone()
+    x2[1, :, 9:], mu2[1, :, 9:] = 1000.0, -1000.0
+    torch.testing.assert_close(dec(x2, mask, mu2, torch.tensor([0.3, 0.7]), spk), out)
+    with pytest.raises(ValueError, match="pass the speaker embedding"):
+        dec(x, mask, mu, torch.tensor([0.3, 0.7]))
+    with pytest.raises(ValueError, match="no option.*dim_mults"):
+        build_decoder(dict(kind="conv1d", dim_mults=[1, 2]), N_MELS, 1, 8)
+    with pytest.raises(ValueError, match="unknown decoder kind"):
+        build_decoder(dict(kind="wavenet"), N_MELS, 1, 8)

@@ -27,6 +27,16 @@ class SinusoidalTimeEmbedding(nn.Module):
         return torch.cat([arg.sin(), arg.cos()], dim=-1).to(t.dtype)
 
 
+def with_speaker_channel(channels: list[torch.Tensor], decoder: nn.Module, spk_emb: torch.Tensor | None):
+    """``channels`` (each (B, n_mels, T)) plus, for a multi-speaker decoder, ``decoder.spk_mlp(spk_emb)`` repeated
+    over T. ValueError when a multi-speaker decoder gets no speaker embedding."""
+    if decoder.n_spks > 1:
+        if spk_emb is None:
+            raise ValueError("multi-speaker decoder: pass the speaker embedding")
+        channels = channels + [decoder.spk_mlp(spk_emb).unsqueeze(-1).expand(-1, -1, channels[0].shape[-1])]
+    return channels
+
+
 class Block(nn.Module):
     """conv3×3 → GroupNorm → Mish, masked."""
 
@@ -143,12 +153,7 @@ class UNetDecoder(nn.Module):
         if x.shape[-1] % 2**self.n_downs:
             raise ValueError(f"mel length {x.shape[-1]} must be divisible by {2 ** self.n_downs} (use pad_length)")
         t_emb = self.time_mlp(self.time_emb(t))
-        channels = [mu, x]
-        if self.n_spks > 1:
-            if spk_emb is None:
-                raise ValueError("multi-speaker decoder: pass the speaker embedding")
-            channels.append(self.spk_mlp(spk_emb).unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-        h = torch.stack(channels, dim=1)  # (B, C_in, n_mels, T)
+        h = torch.stack(with_speaker_channel([mu, x], self, spk_emb), dim=1)  # (B, C_in, n_mels, T)
         m = mask.unsqueeze(1)  # (B, 1, 1, T)
         masks, skips = [m], []  # masks[i]: frame mask at the resolution of level i
         for i, (res1, res2, attn, down) in enumerate(self.downs):
@@ -224,12 +229,7 @@ class Conv1dDecoder(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor, mu: torch.Tensor, t: torch.Tensor,
                 spk_emb: torch.Tensor | None = None) -> torch.Tensor:
         t_emb = self.time_mlp(self.time_emb(t))
-        channels = [x, mu]
-        if self.n_spks > 1:
-            if spk_emb is None:
-                raise ValueError("multi-speaker decoder: pass the speaker embedding")
-            channels.append(self.spk_mlp(spk_emb).unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-        h = self.proj_in(torch.cat(channels, dim=1) * mask)
+        h = self.proj_in(torch.cat(with_speaker_channel([x, mu], self, spk_emb), dim=1) * mask)
         for block in self.blocks:
             h = block(h, mask, t_emb)
         return self.proj_out(h * mask) * mask
