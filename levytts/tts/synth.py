@@ -92,7 +92,8 @@ class TTS:
         self.symbols = SymbolTable.from_dict(hp["symbols"])
         self.speakers = list(hp["speakers"])  # the speaker table (every corpus speaker of the training config)
         # minutes of decoder training speech per speaker (checkpoints from before this was recorded: unknown, None)
-        self.speaker_minutes = {str(k): float(v) for k, v in (hp.get("speaker_minutes") or {}).items()} or None
+        minutes = sorted((hp.get("speaker_minutes") or {}).items(), key=lambda kv: -float(kv[1]))  # most first
+        self.speaker_minutes = {str(k): float(v) for k, v in minutes} or None
         self.add_blank = bool(hp["add_blank"])
         self.device = torch.device(device)
         self.model = build_model(self.cfg, len(self.symbols), len(self.speakers))
