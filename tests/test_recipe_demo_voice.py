@@ -32,14 +32,8 @@ def test_bundled_voice_is_small_and_has_the_rare_speaker(demo):
     assert demo.trained_speakers == ["slt", "awb"] and demo.rare_speakers() == ["awb"]
 
 
-# The bundled voice is still the truncated-start one (t_start 0.45, ε-prediction, cosine schedule): the from-T
-# decoders trained so far (docs/tts.md, "Sampling from T") learn the speaker but not yet the words (rare speaker awb:
-# WER 0.50-0.72 from T on 20 held-out sentences vs 0.34 for the bundled voice), so it is not replaced yet. strict:
-# these two tests turn red the day a from-T voice is exported, so the markers must go with that export.
-FROM_T_PENDING = pytest.mark.xfail(strict=True, reason="bundled voice not yet re-exported from a from-T decoder")
 
 
-@FROM_T_PENDING
 def test_bundled_voice_samples_from_noise():
     """The demo voice generates from T: no stored truncated start (t_start), the diffusion decoder does the work."""
     hp = torch.load(demo_voice_path(), map_location="cpu", weights_only=True)["hyper_parameters"]
@@ -67,16 +61,16 @@ UNSEEN = ["A car is just a big purse on wheels.", "He asserted that they could w
 def test_bundled_voice_is_intelligible_on_unseen_sentences(demo, tmp_path):
     """pocketsphinx (en-us) transcribes the rare speaker's synthesis of sentences it never saw.
 
-    Measured at export: WER 0.17 (awb) / 0.31 (slt) on all 20 held-out sentences (docs/demo_voice.md); the
-    flite renders of those sentences themselves score 0.1-0.2. The bound leaves room for float differences
-    between machines; the old phone-constant demo voice scored ≈ 1.
+    The voice samples from T with its stored defaults (ODE, exponential integrator, N = 4). Measured before export:
+    WER 0.40 (awb) / 0.33 (slt) on all 20 held-out sentences (docs/demo_voice.md); the flite renders of those
+    sentences score 0.20 / 0.25. The previous, truncated-start voice scored 0.34 / 0.42, and the phone-constant one ≈ 1.
     """
     from levytts.audio.io import save_wav
     from levytts.eval import word_error_rate
 
     wavs = []
     for i, text in enumerate(UNSEEN):
-        out = demo.synth(text, speaker="awb", seed=i)  # the voice's defaults: ODE Euler, N = 10, from T
+        out = demo.synth(text, speaker="awb", seed=i)  # the voice's defaults: ODE EI, N = 4, from T
         wavs.append(save_wav(tmp_path / f"{i}.wav", out["audio"], out["sample_rate"]))
     assert word_error_rate(wavs, UNSEEN) < 0.4
 
@@ -91,7 +85,6 @@ REF_TEXTS = ["The little boat drifted slowly past the lighthouse.", "Please reme
              "Seven green bottles were standing on the kitchen shelf.", "We listened to the rain until morning."]
 
 
-@FROM_T_PENDING
 def test_bundled_voices_sound_like_their_own_speaker(demo, tmp_path):
     """Each trained voice, sampled from T, is closer (GE2E) to its own speaker's flite renders than to the other's.
 
