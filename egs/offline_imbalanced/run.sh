@@ -40,7 +40,7 @@ jobs=2
 exp_dir=exp/offline_imbalanced
 alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
 seeds="0 1"                                # synthesis seeds
-enc_steps=3000; dec_steps=12000            # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
+enc_steps=3000; dec_steps=10000            # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
 eval_per_speaker=20
 conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20 mu"   # mu: no-decoder control
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
@@ -48,7 +48,7 @@ eta="popov:0.3,0.3"                        # SDE-E η_t (Popov eq. 22 with δ = 
 export_demo=false
 t_start=""                                 # empty: every sample starts from T (x_T = γ(T)ξ). A number starts at that t from
                                            # γ(t)ξ instead (a truncated, SDEdit-like start; a study option, not the default)
-decoder_experiment=offline_decoder         # stage 4's config: offline_decoder (width-16 2-D U-Net) | offline_decoder_conv1d
+decoder_experiment=offline_decoder_conv1d  # stage 4's config: offline_decoder_conv1d (the demo voice's 1-D decoder) | offline_decoder (width-16 2-D U-Net)
 encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
                                            # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
@@ -135,10 +135,11 @@ demo_dst="$exp_dir/demo_voice.pt"
 [ "$export_demo" = true ] && demo_dst=levytts/pretrained/demo_voice.pt
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   log "stage 8: export $demo_src → $demo_dst (float16)"
-  "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8", synth_defaults={"t_start": float(sys.argv[3])} if sys.argv[3] else None))' "$demo_src" "$demo_dst" "$t_start"
+  # sampler defaults stored with the voice: ODE, exponential integrator, N = 4, from T (docs/demo_voice.md)
+  "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8", synth_defaults={"solver": "ei", "steps": 4, **({"t_start": float(sys.argv[3])} if sys.argv[3] else {})}))' "$demo_src" "$demo_dst" "$t_start"
 fi
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
-  # the exported checkpoint exactly as `levytts synth` uses it (its stored defaults: ODE Euler, N = 10, t_start):
+  # the exported checkpoint exactly as `levytts synth` uses it (its stored defaults: ODE EI, N = 4, from T):
   # every held-out test sentence of both trained speakers → WER / similarity / MCD, then RTF of `levytts synth`
   demo_eval="$exp_dir/demo_eval"
   log "stage 9: check $demo_dst on the held-out test sentences → $demo_eval/report.md"
@@ -146,7 +147,7 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   "$levytts" imbalanced test-list --filelist "$data_dir/imbalanced/filelists/test.txt" --per-speaker 1000 \
     --speakers $frequent $rare --out "$demo_eval/list.txt"
   "$levytts" imbalanced synth --checkpoint "$demo_dst" --filelist "$demo_eval/list.txt" --out-dir "$demo_eval/synth" \
-    --conditions ode:euler:10 --threads 2
+    --conditions ode:ei:4 --threads 2
   OMP_NUM_THREADS=1 "$levytts" eval --synth-dir "$demo_eval/synth" --filelist "$demo_eval/list.txt" --ref-dir "$PWD" \
     --no-f0 --out "$demo_eval/report.md" > "$demo_eval/eval.log" 2>&1 || { cat "$demo_eval/eval.log" >&2; exit 1; }
   cat "$demo_eval/report.md"
