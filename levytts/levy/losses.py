@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from levytts.levy.noise import STRUCTURES
+from levytts.levy.process import _bcast  # the one (B,) → (B, 1, ...) broadcasting helper of the module
 
 LOSSES = ("mse", "smooth_l1", "rmse", "l1")
 PREDICTIONS = ("eps", "x0", "edm")
@@ -91,11 +92,6 @@ def edm_denoiser(net, proc, sigma_data: float):
         return c_skip * y + c_out * net(c_in * y, t)
 
     return denoiser
-
-
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    v = torch.as_tensor(v).to(device=like.device, dtype=like.dtype)
-    return v.reshape(v.shape[0], *([1] * (like.ndim - 1))) if v.ndim else v
 
 
 def denoising_loss(eps_fn, x0: torch.Tensor, proc, kind: str = "smooth_l1", generator=None,
