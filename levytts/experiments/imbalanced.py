@@ -82,6 +82,17 @@ def select_test_list(filelist: str | Path, out: str | Path, per_speaker: int, sp
 
 
 @torch.no_grad()
+def load_tts(checkpoint: str | Path | None, vocoder: str | None = "universal", device: str = "cpu"):
+    """A :class:`levytts.TTS` for ``checkpoint``, or the bundled demo voice when it is None/empty."""
+    if checkpoint:
+        from levytts.tts.synth import TTS
+
+        return TTS(checkpoint, vocoder=vocoder, device=device)
+    from levytts.pretrained import load_demo_voice
+
+    return load_demo_voice(vocoder=vocoder, device=device)
+
+
 def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str | Path, conditions=DEFAULT_CONDITIONS,
                seed: int = 0, eta: str = "popov:0.3,0.3", vocoder: str = "universal", device: str = "cpu",
                batch_size: int = 16, t_start: float | None = None, temperature: float | None = None,
@@ -95,14 +106,10 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     """
     from levytts.audio.io import save_wav
     from levytts.data import read_filelist
-    from levytts.tts.synth import TTS, parse_eta
+    from levytts.tts.synth import parse_eta
 
     utts = read_filelist(filelist)
-    tts = TTS(checkpoint, vocoder=vocoder, device=device) if checkpoint else None
-    if tts is None:
-        from levytts.pretrained import load_demo_voice
-
-        tts = load_demo_voice(vocoder=vocoder, device=device)
+    tts = load_tts(checkpoint, vocoder, device)
     for u in utts:
         tts.speaker_id(u.speaker)  # unknown speaker → clear error before any work
     out_dir = Path(out_dir)
@@ -145,14 +152,9 @@ def mel_steps_figure(checkpoint: str | Path | None, text: str, speaker: str, out
     from levytts.audio.io import atomic_write, load_audio
     from levytts.audio.mel import MelSpectrogram
     from levytts.tts.plots import mel_figure
-    from levytts.tts.synth import TTS, parse_eta
+    from levytts.tts.synth import parse_eta
 
-    if checkpoint:
-        tts = TTS(checkpoint, vocoder=None)
-    else:
-        from levytts.pretrained import load_demo_voice
-
-        tts = load_demo_voice(vocoder=None)
+    tts = load_tts(checkpoint, vocoder=None)
     spk = torch.tensor([tts.speaker_id(speaker)])
     ids, lengths = tts.texts_to_batch([text])
     start = tts.defaults["t_start"] if t_start is None else t_start
