@@ -4,8 +4,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # Lazy: `import levytts` stays light; `levytts.TTS` imports torch and the model only when asked for.
-    if name == "TTS":
-        from levytts.tts.synth import TTS
+    if name in ("TTS", "load_demo_voice"):
+        from levytts.tts import synth
 
-        return TTS
+        return getattr(synth, name)
     raise AttributeError(f"module 'levytts' has no attribute {name!r}")

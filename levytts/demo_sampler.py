@@ -52,9 +52,13 @@ def forward_paths(proc: LevyVP, x0: torch.Tensor, times: list[float], generator:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--alpha", type=float, default=1.5, help="stability index (default 1.5)")
-    parser.add_argument("--samples", type=int, default=20_000, help="samples per sampler (default 20000)")
-    parser.add_argument("--seed", type=int, default=0)
+    from levytts.cli_types import number, seed_int
+
+    parser.add_argument("--alpha", type=number(low=0.5, high=2), default=1.5,
+                        help="stability index in [0.5, 2], the range levytts.levy accepts (default 1.5)")
+    parser.add_argument("--samples", type=number(integer=True, low=10), default=20_000,
+                        help="samples per sampler, >= 10 (default 20000)")
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--out", default="outputs/demo_sampler.png", help="PNG to write")
 
 

@@ -143,9 +143,9 @@ def test_data_mix_cli(tmp_path, capsys):
     from levytts.cli import main
 
     items = []
-    for spk, n in (("lj", 12), ("9017", 6)):
-        for i in range(n):
-            items.append(Utterance(str(_wav(tmp_path / "w" / f"{spk}_{i}.wav", 0.6)), spk, f"Sentence {i} of {spk}."))
+    for spk, tag in (("lj", "jay"), ("9017", "nine")):  # a 0.6-s clip has 51 frames: not "nine thousand seventeen"
+        for i in range(12 if spk == "lj" else 6):
+            items.append(Utterance(str(_wav(tmp_path / "w" / f"{spk}_{i}.wav", 0.6)), spk, f"Sentence {i} of {tag}."))
     write_filelist(tmp_path / "all.txt", items)
     out = tmp_path / "mixed"
     assert main(["data", "mix", "--source", f"filelist={tmp_path / 'all.txt'}", "--minutes", "lj=0.05", "9017=0.01",

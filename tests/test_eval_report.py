@@ -113,7 +113,7 @@ def test_eval_cli_user_errors(tmp_path, capsys):
     assert cli_main(base + [str(tmp_path / "list.txt")]) == 2
     assert "no .wav files" in capsys.readouterr().err
     assert cli_main(base + [str(tmp_path / "list.txt"), "--max-refs", "0"]) == 2
-    assert "--max-refs must be >= 1" in capsys.readouterr().err
+    assert "argument --max-refs: must be an integer >= 1, got '0'" in capsys.readouterr().err
 
 
 def test_file_checks_and_reference_paths(tmp_path):

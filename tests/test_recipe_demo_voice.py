@@ -11,7 +11,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from levytts.pretrained import demo_voice_path, export_checkpoint, load_demo_voice
+from levytts.pretrained import demo_voice_path
+from levytts.tts.checkpoint import export_checkpoint
+from levytts.tts.synth import load_demo_voice
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

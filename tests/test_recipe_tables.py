@@ -15,7 +15,7 @@ def test_conditions_map_to_the_eval_layout():
     assert condition_dir(*parse_condition("ode:euler:10")) == "ode_N10"
     assert condition_dir(*parse_condition("sde-e:ei:5")) == "sde-e_ei_N5"
     assert condition_dir(*parse_condition("mu")) == "mu_only"
-    for bad in ("ode", "ode:euler:ten", "a:b:c:d"):
+    for bad in ("ode", "ode:euler:ten", "a:b:c:d", "ode:euler:0", "ode:-1"):
         with pytest.raises(ValueError, match="SAMPLER:SOLVER:N"):
             parse_condition(bad)
 
@@ -26,7 +26,7 @@ def test_synth_grid_mu_only_control_is_the_vocoded_encoder_output(tmp_path):
     import torch
 
     from levytts.experiments.imbalanced import synth_grid
-    from levytts.pretrained import load_demo_voice
+    from levytts.tts.synth import load_demo_voice
 
     torch.set_num_threads(1)
     write_filelist(tmp_path / "list.txt", [Utterance("/nowhere/awb_x.wav", "awb", "Words must be weighed.")])

@@ -82,3 +82,39 @@ def test_recipe_script_quick(tmp_path):
                        capture_output=True, text=True, env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "f" / "toy2d_variation.png").exists()
+
+
+def test_recipe_writes_under_exp_unless_asked_to_publish(tmp_path):
+    """No recipe writes into docs/ by default: --quick goes to exp/toy2d/quick/; --publish --quick is refused."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "recipes" / "toy2d" / "run.sh"
+    env = {"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"}
+    r = subprocess.run(["bash", str(script), "--quick", "--stage", "5", "--stop-stage", "5", "--seeds", "2"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "exp" / "toy2d" / "quick" / "figures" / "toy2d_variation.png").exists()
+    assert "<!-- toy2d:stage5 -->" in (tmp_path / "exp" / "toy2d" / "quick" / "toy2d.md").read_text()
+    assert not (tmp_path / "docs").exists()
+    r = subprocess.run(["bash", str(script), "--quick", "--publish", "--stage", "5", "--stop-stage", "5"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode != 0 and "--publish" in r.stderr and not (tmp_path / "docs").exists()
+
+
+def test_toy2d_output_paths():
+    import argparse
+    from pathlib import Path
+
+    from levytts.toy.cli import add_arguments, output_paths
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    p = output_paths(parser.parse_args([]))
+    assert (p.results, p.figures, p.exp) == (Path("exp/toy2d/toy2d.md"), Path("exp/toy2d/figures"), Path("exp/toy2d"))
+    p = output_paths(parser.parse_args(["--publish"]))
+    assert (p.results, p.figures, p.exp) == (Path("docs/results/toy2d.md"), Path("docs/figures"), Path("exp/toy2d"))
+    p = output_paths(parser.parse_args(["--publish", "--results", "r.md"]))  # an explicit option wins
+    assert p.results == Path("r.md") and p.figures == Path("docs/figures")
+    assert output_paths(parser.parse_args(["--quick"])).exp == Path("exp/toy2d/quick")
+    with pytest.raises(ValueError, match="--publish"):
+        output_paths(parser.parse_args(["--quick", "--publish"]))

@@ -136,7 +136,9 @@ demo_dst="$exp_dir/demo_voice.pt"
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   log "stage 8: export $demo_src → $demo_dst (float16)"
   # sampler defaults stored with the voice: ODE, exponential integrator, N = 4, from T (docs/demo_voice.md)
-  "$python" -c 'import sys; from levytts.pretrained import export_checkpoint; print(export_checkpoint(sys.argv[1], sys.argv[2], note="egs/offline_imbalanced stage 8", synth_defaults={"solver": "ei", "steps": 4, **({"t_start": float(sys.argv[3])} if sys.argv[3] else {})}))' "$demo_src" "$demo_dst" "$t_start"
+  synth_defaults=(solver=ei steps=4); [ -n "$t_start" ] && synth_defaults+=("t_start=$t_start")
+  "$levytts" export --checkpoint "$demo_src" --out "$demo_dst" --dtype float16 --note "egs/offline_imbalanced stage 8" \
+    --synth-defaults "${synth_defaults[@]}"
 fi
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   # the exported checkpoint exactly as `levytts synth` uses it (its stored defaults: ODE EI, N = 4, from T):

@@ -56,7 +56,8 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be decoded or holds no samples.
+        ValueError: the file cannot be decoded, holds no samples or cannot be resampled.
+        Every message names the file.
     """
     import soundfile as sf
 
@@ -75,7 +76,10 @@ def load_audio(path: str | os.PathLike, sr: int | None = None) -> tuple[np.ndarr
         # importing librosa (its numba start-up costs seconds in every worker process).
         import soxr
 
-        audio = soxr.resample(audio, file_sr, sr, quality="HQ")
+        try:
+            audio = soxr.resample(audio, file_sr, sr, quality="HQ")
+        except Exception as err:  # every loader error names the file
+            raise ValueError(f"cannot resample audio file {path} from {file_sr} Hz to {sr} Hz: {err}") from err
         file_sr = sr
     return np.ascontiguousarray(audio, dtype=np.float32), int(file_sr)
 

@@ -45,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("filelist")
     v.add_argument("--speakers-file", default=None, help="speakers.txt: items of other speakers are bad")
     v.add_argument("--out", default=None, help="write the kept items to this filelist")
+    v.add_argument("--sample-rate", type=int, default=22050, help="mel sample rate of the data config (default 22050)")
+    v.add_argument("--n-fft", type=int, default=1024, help="STFT size: shorter audio is refused (default 1024)")
+    v.add_argument("--hop-length", type=int, default=256, help="mel hop: T = samples // hop (default 256)")
+    v.add_argument("--no-blank", action="store_true",
+                   help="tokens are the phones alone (data.add_blank: false); default 2·phones + 1")
+    v.add_argument("--max-frames-per-token", type=float, default=50.0,
+                   help="refuse more mel frames per token than this (default 50; 0 turns the check off)")
 
     m = sub.add_parser("mix", help="imbalanced set by minutes per speaker, with train/val/test splits")
     m.add_argument("--source", action="append", required=True, help="KIND=PATH (repeatable)")
@@ -105,7 +112,13 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.action == "validate":
         speakers = read_speakers(args.speakers_file) if args.speakers_file else None
-        kept, problems = validate_utterances(read_filelist(args.filelist), speakers=speakers)
+        mel = {"sample_rate": args.sample_rate, "n_fft": args.n_fft, "hop_length": args.hop_length}
+        if min(mel.values()) < 1 or args.max_frames_per_token < 0:
+            raise ValueError(f"--sample-rate, --n-fft and --hop-length must be >= 1 and --max-frames-per-token "
+                             f">= 0, got {mel}, {args.max_frames_per_token}")
+        kept, problems = validate_utterances(read_filelist(args.filelist), speakers=speakers, mel=mel,
+                                             add_blank=not args.no_blank,
+                                             max_frames_per_token=args.max_frames_per_token or None)
         if args.out:
             write_filelist(args.out, kept)
         return 0
@@ -115,10 +128,9 @@ def main(args: argparse.Namespace) -> int:
         kept, _ = validate_utterances(_read_sources(args.source, readers_speakers, args.default_speaker))
         held = None
         if args.held_out_texts:
-            path = Path(args.held_out_texts)
-            if not path.is_file():
-                raise FileNotFoundError(f"--held-out-texts file not found: {path}")
-            held = {line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+            from levytts.data.filelists import read_text_lines
+
+            held = {line for line in read_text_lines(args.held_out_texts, "--held-out-texts file") if line.strip()}
         splits, summary = mix_by_minutes(kept, minutes, seed=args.seed, n_test=args.n_test, n_val=args.n_val,
                                          held_out_texts=held)
         out = Path(args.out_dir)

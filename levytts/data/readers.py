@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from levytts.data.filelists import Utterance, read_filelist
+from levytts.data.filelists import Utterance, read_filelist, read_text_lines
 
 READERS = ("ljspeech", "hifitts", "libritts", "filelist")
 _HIFITTS_MANIFEST = re.compile(r"^(?P<speaker>[^_]+)_manifest_(?P<quality>[a-z]+)_(?P<split>[a-z]+)\.json$")
@@ -48,7 +48,7 @@ def read_ljspeech(root: str | os.PathLike, speaker: str = "lj") -> list[Utteranc
     if not meta.is_file():
         raise FileNotFoundError(f"{meta} not found: is {root} the LJSpeech-1.1 folder?")
     out = []
-    for lineno, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text_lines(meta, "LJSpeech metadata"), 1):
         if not line.strip():
             continue
         fields = line.split("|")
@@ -79,19 +79,21 @@ def read_hifitts(root: str | os.PathLike, speakers: list[str] | None = None,
                                 + (f" for speakers {speakers}" if speakers else ""))
     out = []
     for speaker, path in manifests:
-        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for lineno, line in enumerate(read_text_lines(path, "HiFi-TTS manifest"), 1):
             if not line.strip():
                 continue
             try:
                 entry = json.loads(line)
-                audio = entry["audio_filepath"]
-            except (json.JSONDecodeError, KeyError) as err:
-                raise ValueError(f"{path}:{lineno}: not a manifest line with audio_filepath ({err})") from err
-            text = entry.get("text_normalized") or entry.get("text", "")
+                audio = str(entry["audio_filepath"])
+                text = str(entry.get("text_normalized") or entry.get("text", ""))
+                duration = entry.get("duration")
+                duration = float(duration) if duration is not None else None
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+                raise ValueError(f"{path}:{lineno}: not a manifest line with audio_filepath, text and a numeric "
+                                 f"duration ({type(err).__name__}: {err})") from err
             wav = Path(audio) if Path(audio).is_absolute() else root / audio
-            duration = entry.get("duration")
             out.append(Utterance(str(wav), speaker, text.strip(),
-                                 float(duration) if duration is not None else _audio_duration(str(wav))))
+                                 duration if duration is not None else _audio_duration(str(wav))))
     return out
 
 
@@ -108,7 +110,7 @@ def read_libritts(root: str | os.PathLike, speakers: list[str] | None = None) ->
         if not wav.stem.startswith(f"{speaker}_") or (speakers is not None and speaker not in speakers):
             continue
         txt = wav.with_name(wav.stem + ".normalized.txt")
-        text = txt.read_text(encoding="utf-8").strip() if txt.is_file() else ""
+        text = " ".join(read_text_lines(txt)).strip() if txt.is_file() else ""
         out.append(Utterance(str(wav), speaker, text, _audio_duration(str(wav))))
     if not out:
         raise FileNotFoundError(f"no LibriTTS '<speaker>/<chapter>/<speaker>_<chapter>_*.wav' under {root}")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from levytts.cli_types import nonneg_float, positive_int
+
     parser.add_argument("--synth-dir", required=True, type=Path,
                         help="synthesised wavs: <dir>/<utt>.wav and/or <dir>/<condition>/<utt>.wav "
                              "(condition '<sampler>_N<steps>' is reported per sampler and steps)")
@@ -17,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="speaker embedding: 'ge2e' (resemblyzer, default) or 'campplus:PATH' (3D-Speaker CAM++ checkpoint)")
     parser.add_argument("--out", type=Path, default=None,
                         help="markdown report (default <synth-dir>/eval.md); .csv, _utts.csv and .png are written beside it")
-    parser.add_argument("--min-duration", type=float, default=0.3, help="skip (and count) files shorter than this, in seconds")
-    parser.add_argument("--max-refs", type=int, default=None, help="at most this many reference files per speaker for similarity")
+    parser.add_argument("--min-duration", type=nonneg_float, default=0.3, help="skip (and count) files shorter than this, in seconds")
+    parser.add_argument("--max-refs", type=positive_int, default=None, help="at most this many reference files per speaker for similarity")
     parser.add_argument("--no-wer", action="store_true", help="skip pocketsphinx WER")
     parser.add_argument("--no-distances", action="store_true", help="skip MCD and F0 against the references")
     parser.add_argument("--no-f0", action="store_true", help="skip F0 (pYIN is the slow part of the distances)")

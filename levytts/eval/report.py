@@ -90,26 +90,13 @@ class EvalResult:
 
 
 def read_filelist(path: str | os.PathLike) -> list[Entry]:
-    """Parse a ``wav_path|speaker|text`` filelist (UTF-8; blank lines and ``#`` comments skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"filelist not found: {path}")
-    entries, seen = [], set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("|")
-        if len(parts) < 3:
-            raise ValueError(f"{path}:{number}: expected 'wav_path|speaker|text', got {line!r}")
-        wav_path, speaker, text = parts[0].strip(), parts[1].strip(), "|".join(parts[2:]).strip()
-        utt = Path(wav_path).stem
-        if utt in seen:
-            raise ValueError(f"{path}:{number}: utterance id {utt!r} (file stem) appears twice; stems must be unique")
-        seen.add(utt)
-        entries.append(Entry(utt, wav_path, speaker, text))
-    if not entries:
-        raise ValueError(f"filelist {path} has no entries")
-    return entries
+    """Parse a ``wav_path|speaker|text`` filelist with the one reader, :func:`levytts.data.filelists.read_filelist`
+    (its rules: UTF-8 with or without a byte-order mark, blank lines and ``#`` comments skipped), keeping
+    wav paths as written (:func:`reference_path` resolves them); ids must be unique, the list non-empty."""
+    from levytts.data.filelists import read_filelist as read_utterances
+
+    return [Entry(u.utt_id, u.wav_path, u.speaker, u.text)
+            for u in read_utterances(path, resolve_paths=False, unique_ids=True, require_entries=True)]
 
 
 def find_conditions(synth_dir: str | os.PathLike) -> list[Condition]:

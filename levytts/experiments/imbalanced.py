@@ -45,13 +45,11 @@ def parse_condition(spec: str) -> tuple[str, str, int]:
         return MU_ONLY, "", 0
     parts = spec.split(":")
     try:
-        if len(parts) == 2:
-            return parts[0], "euler", int(parts[1])
-        if len(parts) == 3:
-            return parts[0], parts[1], int(parts[2])
+        if len(parts) in (2, 3) and int(parts[-1]) >= 1:
+            return parts[0], parts[1] if len(parts) == 3 else "euler", int(parts[-1])
     except ValueError:
         pass
-    raise ValueError(f"bad condition {spec!r}: give SAMPLER:SOLVER:N, e.g. ode:euler:10 or sde-e:ei:20")
+    raise ValueError(f"bad condition {spec!r}: give SAMPLER:SOLVER:N with N >= 1, e.g. ode:euler:10 or sde-e:ei:20")
 
 
 def condition_dir(sampler: str, solver: str, steps: int) -> str:
@@ -84,12 +82,10 @@ def select_test_list(filelist: str | Path, out: str | Path, per_speaker: int, sp
 @torch.no_grad()
 def load_tts(checkpoint: str | Path | None, vocoder: str | None = "universal", device: str = "cpu"):
     """A :class:`levytts.TTS` for ``checkpoint``, or the bundled demo voice when it is None/empty."""
+    from levytts.tts.synth import TTS, load_demo_voice
+
     if checkpoint:
-        from levytts.tts.synth import TTS
-
         return TTS(checkpoint, vocoder=vocoder, device=device)
-    from levytts.pretrained import load_demo_voice
-
     return load_demo_voice(vocoder=vocoder, device=device)
 
 
@@ -374,37 +370,40 @@ def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, 
 
 # ------------------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
+    from levytts.cli_types import positive_float, positive_int, seed_int, validated
+    from levytts.tts.synth import parse_eta
+
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("test-list", help="the first K test utterances of each speaker → a filelist")
     p.add_argument("--filelist", required=True)
-    p.add_argument("--per-speaker", type=int, default=10)
+    p.add_argument("--per-speaker", type=positive_int, default=10)
     p.add_argument("--speakers", nargs="*", default=None)
     p.add_argument("--out", required=True)
     p = sub.add_parser("synth", help="synthesise a filelist under every sampler condition (<out-dir>/<cond>/<utt>.wav)")
     p.add_argument("--checkpoint", default=None, help="training checkpoint (default: the bundled demo voice)")
     p.add_argument("--filelist", required=True)
     p.add_argument("--out-dir", required=True)
-    p.add_argument("--conditions", nargs="+", default=list(DEFAULT_CONDITIONS),
+    p.add_argument("--conditions", nargs="+", type=validated(parse_condition), default=list(DEFAULT_CONDITIONS),
                    help="SAMPLER:SOLVER:N items, or mu (the encoder μ vocoded, no decoder: a control) (default: ODE Euler N=10,30,50,100 and SDE-E EI N=5,10,20)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--eta", default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--eta", type=validated(parse_eta), default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
     p.add_argument("--vocoder", default="universal")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--t-start", type=float, default=None, help="start the reverse process at this t < T")
-    p.add_argument("--temperature", type=float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--t-start", type=positive_float, default=None, help="start the reverse process at this t < T")
+    p.add_argument("--temperature", type=positive_float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p = sub.add_parser("mel-figure", help="one sentence from T at several N next to μ and a reference → PNG")
     p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
     p.add_argument("--text", required=True)
     p.add_argument("--speaker", required=True)
-    p.add_argument("--steps", nargs="+", type=int, default=[2, 10, 30], help="N of each panel (default 2 10 30)")
+    p.add_argument("--steps", nargs="+", type=positive_int, default=[2, 10, 30], help="N of each panel (default 2 10 30)")
     p.add_argument("--sampler", default="ode", choices=["ode", "sde-a", "sde-e"])
     p.add_argument("--solver", default="euler", choices=["euler", "ei"])
-    p.add_argument("--eta", default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eta", type=validated(parse_eta), default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
+    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--reference", default=None, help="a recording of the sentence (its log-mel is the top panel)")
-    p.add_argument("--t-start", type=float, default=None, help="for studies: start at this t < T (default: from T)")
+    p.add_argument("--t-start", type=positive_float, default=None, help="for studies: start at this t < T (default: from T)")
     p.add_argument("--out", required=True, help="PNG file")
     p = sub.add_parser("table", help="eval CSVs (a<alpha>_seed<k>.csv) → markdown tables and figures")
     p.add_argument("--eval-dir", required=True)

@@ -19,6 +19,13 @@ Sampling uses Chambers–Mallows–Stuck in float64 (the formula needs the preci
 then casts. We write CMS ourselves rather than calling scipy.stats.levy_stable because scipy draws on
 the CPU with numpy's RNG: it cannot take a torch.Generator or run on CUDA, and it is ~100× slower
 (see benchmarks/noise.py).
+
+Accepted α: [ALPHA_MIN, 2] = [0.5, 2]. The tail P(|X| > x) ≈ C_α x^{-α} puts a draw beyond float32's
+largest value (3.4e38) with probability ≈ 10^{-38.5 α}: 10^{-19} at α = 0.5, but 10^{-3.9} at α = 0.1,
+and at α = 0.01 a third of all draws overflow — and the float64 CMS factors cos(U)^{-1/α},
+(cos(·)/W)^{(1-α)/α} overflow too. Within [0.5, 2] every float64 path is finite by construction
+(W ≥ 2^-54, cos(U) ≥ 6e-17, see ``stable``); a draw that still is not finite in the requested dtype
+(float16, a huge ``scale``) raises FloatingPointError rather than being returned.
 """
 from __future__ import annotations
 
@@ -28,17 +35,33 @@ from typing import Sequence
 import torch
 
 STRUCTURES = ("isotropic", "per_frame", "independent")
+ALPHA_MIN = 0.5  # smallest accepted α: below it draws overflow float32/float64 (module docstring)
+# |α - 1| below which a skewed draw uses the cancellation-free form of CMS (see ``stable``); above it the
+# plain Weron form is accurate to ~1e-16/|α - 1| relative, and kept bit for bit.
+_NEAR_ONE = 1e-2
+_W_MIN = 2.0**-54  # below the smallest nonzero W = -log1p(-2^-53) ≈ 1.1e-16: only W = 0 is moved
 
 
 def check_alpha(alpha: float, low_open: float = 0.0) -> float:
-    """Return ``alpha`` as float, or raise ValueError unless alpha ∈ (0, 2]."""
+    """Return ``alpha`` as float, or raise ValueError unless alpha ∈ [ALPHA_MIN, 2] = [0.5, 2] (and > low_open)."""
     try:
         alpha = float(alpha)
     except (TypeError, ValueError):
-        raise ValueError(f"alpha must be a number in (0, 2], got {alpha!r}") from None
-    if not (low_open < alpha <= 2.0) or math.isnan(alpha):
-        raise ValueError(f"alpha must be in (0, 2], got {alpha}")
+        raise ValueError(f"alpha must be a number in [{ALPHA_MIN}, 2], got {alpha!r}") from None
+    if not (ALPHA_MIN <= alpha <= 2.0 and alpha > low_open) or math.isnan(alpha):
+        raise ValueError(f"alpha must be in [{ALPHA_MIN}, 2], got {alpha}"
+                         + (" (smaller α overflows float32/float64 noise: see levytts.levy.noise)"
+                            if 0 < alpha < ALPHA_MIN else ""))
     return alpha
+
+
+def _require_finite(x: torch.Tensor, what: str) -> torch.Tensor:
+    """Raise FloatingPointError if ``x`` holds NaN/inf: noise is never returned non-finite."""
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        raise FloatingPointError(f"{what}: {int(bad.sum())} of {x.numel()} draws are not finite in {x.dtype} "
+                                 "(a wider dtype or a smaller scale keeps them finite)")
+    return x
 
 
 def _shape(shape) -> tuple[int, ...]:
@@ -50,9 +73,10 @@ def _shape(shape) -> tuple[int, ...]:
 def _uniform_exponential(shape, generator, device):
     """U ~ U(-π/2, π/2) and W ~ Exp(1) in float64."""
     u = (torch.rand(shape, generator=generator, device=device, dtype=torch.float64) - 0.5) * math.pi
-    # 1 - rand is in (0, 1], so the log is finite.
+    # 1 - rand is in (0, 1], so the log is finite; W = 0 (rand = 0) would make (·/W)^{(1-α)/α} infinite for
+    # α < 1, so it is moved to 2^-54, half the smallest nonzero W (every other draw is unchanged).
     w = -torch.log1p(-torch.rand(shape, generator=generator, device=device, dtype=torch.float64))
-    return u, w
+    return u, w.clamp_min_(_W_MIN)
 
 
 def stable(
@@ -75,9 +99,21 @@ def stable(
         X = (1/ξ)·[(π/2 + skew·U)·tan U - skew·log((π/2)·W·cos U / (π/2 + skew·U))],
         then scale·X + (2/π)·skew·scale·log(scale).
 
+    (Chambers, Mallows & Stuck 1976; in this S1 form, Weron 1996.) Near α = 1 with skew ≠ 0 the S1 law
+    is the continuous S0 law shifted by skew·tan(πα/2), unbounded as α → 1, and the formula above cancels: tan(πα/2) from the rounded πα/2
+    is off by ~1e-16/|α-1| relative, so cos(U - α(U+ξ)) goes negative and X NaN (α = 1 + 1e-12: ~1 NaN
+    in 50 000). For 0 < |α - 1| < 0.01 and skew ≠ 0 the same X is computed without cancellation, with
+    ε = α - 1 (exact), c₀ = arctan(-tan(πε/2)/skew) (so αξ = σπ/2 - c₀, σ = sign c₀):
+
+        X = |sin c₀|^{-1/α} · σ cos(αU - c₀) / cos(U)^{1/α} · (σ sin(c₀ - εU) / W)^{-ε/α}
+
+    (|c₀| ≥ |ε|π/2 ≥ |εU|, so σ sin(c₀ - εU) ≥ 0). Where a factor that is ≥ 0 in exact arithmetic
+    rounds to ≤ 0 (only at U within an ulp of ∓π/2 with |skew| = 1) it is floored at its rounding
+    resolution, so every float64 draw is finite for α ∈ [0.5, 2].
+
     Args:
         shape: output shape.
-        alpha: stability index in (0, 2].
+        alpha: stability index in [0.5, 2] (ALPHA_MIN = 0.5, see the module docstring).
         skew: skewness β in [-1, 1].
         scale: scale σ > 0.
         generator: torch.Generator for reproducibility (on ``device``).
@@ -96,12 +132,32 @@ def stable(
     shape = _shape(shape)
     if generator is not None and device is None:
         device = generator.device
+    x = _cms(shape, alpha, skew, scale, generator, device)
+    return _require_finite(x.to(dtype), f"stable(alpha={alpha}, skew={skew}, scale={scale})")
+
+
+def _cms(shape: tuple[int, ...], alpha: float, skew: float, scale: float, generator, device) -> torch.Tensor:
+    """The float64 CMS draw of :func:`stable` for checked arguments; α ∈ [0.25, 2] (``positive_stable``
+    draws index α/2 ≥ 0.25), where every factor is finite: cos(U)^{-1/α} ≤ 6e-17^{-4}, (·/W) ≤ 2^54."""
     u, w = _uniform_exponential(shape, generator, device)
     if alpha == 1.0:
         half_pi = math.pi / 2
-        b_u = half_pi + skew * u
+        b_u = (half_pi + skew * u).clamp_min(half_pi * 2.0**-53)  # 0 only at U = ∓π/2 with skew = ±1
         x = (b_u * torch.tan(u) - skew * torch.log(half_pi * w * torch.cos(u) / b_u)) / half_pi
         x = scale * x + (2 / math.pi) * skew * scale * math.log(scale)
+    elif skew != 0.0 and abs(alpha - 1.0) < _NEAR_ONE:
+        eps = alpha - 1.0  # exact (Sterbenz)
+        c0 = math.atan(-math.tan(math.pi * eps / 2) / skew)
+        sigma = math.copysign(1.0, c0)
+        base = (sigma * torch.sin(c0 - eps * u)).clamp_min(abs(c0) * 2.0**-53) / w
+        x = (
+            abs(math.sin(c0)) ** (-1 / alpha)
+            * sigma
+            * torch.cos(alpha * u - c0)
+            / torch.cos(u) ** (1 / alpha)
+            * base ** (-eps / alpha)
+        )
+        x = scale * x
     else:
         zeta = -skew * math.tan(math.pi * alpha / 2)
         xi = math.atan(-zeta) / alpha
@@ -110,10 +166,11 @@ def stable(
             (1 + zeta**2) ** (1 / (2 * alpha))
             * torch.sin(ua)
             / torch.cos(u) ** (1 / alpha)
-            * (torch.cos(u - ua) / w) ** ((1 - alpha) / alpha)
+            # ≥ 0 exactly; floored at its rounding resolution (only at U = ∓π/2 with |skew| = 1)
+            * (torch.cos(u - ua).clamp_min(abs(1 - alpha) * 2.0**-53) / w) ** ((1 - alpha) / alpha)
         )
         x = scale * x
-    return x.to(dtype)
+    return x
 
 
 def positive_stable(
@@ -142,9 +199,12 @@ def positive_stable(
     if alpha == 2.0:
         return torch.ones(shape, dtype=torch.float64, device=device)
     rho = alpha / 2
-    scale = math.cos(math.pi * alpha / 4) ** (1 / rho)
-    a = stable(shape, rho, skew=1.0, scale=scale, generator=generator, device=device, dtype=torch.float64)
-    a = a.clamp_min(0.0)
+    # cos(πα/4) = sin(π(2-α)/4): the sine form keeps its relative precision as α → 2 (ρ → 1), where
+    # ``stable`` uses its near-one form; elsewhere the cosine form is kept bit for bit.
+    scale = (math.sin(math.pi * (2 - alpha) / 4) if abs(rho - 1) < _NEAR_ONE
+             else math.cos(math.pi * alpha / 4)) ** (1 / rho)
+    what = f"positive_stable(alpha={alpha})"
+    a = _require_finite(_cms(shape, rho, 1.0, scale, generator, device), what).clamp_min(0.0)
     if a_max is not None:
         if a_max_mode not in ("resample", "clip"):
             raise ValueError(f"a_max_mode must be 'resample' or 'clip', got {a_max_mode!r}")
@@ -158,8 +218,7 @@ def positive_stable(
                 n_bad = int(bad.sum())
                 if n_bad == 0:
                     break
-                a[bad] = stable(n_bad, rho, 1.0, scale, generator=generator, device=device,
-                                dtype=torch.float64).clamp_min(0.0)
+                a[bad] = _require_finite(_cms((n_bad,), rho, 1.0, scale, generator, device), what).clamp_min(0.0)
                 bad = a >= a_max
             else:
                 raise RuntimeError(f"could not draw A < a_max={a_max} in 1000 rounds; a_max is too small")
@@ -201,7 +260,7 @@ def isotropic_stable(
 
     Args:
         shape: (B, ...) output shape; dim 0 is the batch.
-        alpha: stability index in (0, 2]; α = 2 gives N(0, 2I).
+        alpha: stability index in [0.5, 2]; α = 2 gives N(0, 2I).
         structure: ``"isotropic"`` (one A per sample along dim 0: SαS^d(1) over the whole sample),
             ``"per_frame"`` (one A per sample and index of the last dim, e.g. per mel frame), or
             ``"independent"`` (one A per element: i.i.d. 1-D SαS(1), non-isotropic).
@@ -225,4 +284,5 @@ def isotropic_stable(
     else:
         a = positive_stable(a_shape, alpha, generator=generator, device=device, a_max=a_max, a_max_mode=a_max_mode)
         eps = g.mul_((2.0 * a).sqrt().to(dtype))  # in place: no second full-size allocation
+        _require_finite(eps, f"isotropic_stable(alpha={alpha}, dtype={dtype})")
     return (eps, a) if return_a else eps

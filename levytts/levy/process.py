@@ -49,7 +49,7 @@ class LevyVP:
     """The LIM α-stable variance-preserving process.
 
     Args:
-        alpha: stability index in (0, 2]; α = 2 is the Gaussian VP diffusion with noise variance 2.
+        alpha: stability index in [0.5, 2] (noise.ALPHA_MIN); α = 2 is the Gaussian VP diffusion, noise variance 2.
         schedule: ``"cosine"`` or ``"linear"``.
         s: cosine offset.
         T: final time (default 0.9946 for cosine, where a(T) ≈ 0.0137; 1.0 for linear).

@@ -68,10 +68,11 @@ class Settings:
 
 @dataclass
 class Paths:
-    """Where a run writes: the results page, the figures directory and the checkpoint directory."""
+    """Where a run writes: the results page, the figures directory and the checkpoint directory (all under exp/
+    by default; `levytts toy2d --publish` points the first two at docs/)."""
 
-    results: Path = Path("docs/results/toy2d.md")
-    figures: Path = Path("docs/figures")
+    results: Path = Path("exp/toy2d/toy2d.md")
+    figures: Path = Path("exp/toy2d/figures")
     exp: Path = Path("exp/toy2d")
 
 
@@ -96,7 +97,7 @@ def write_block(results: Path, name: str, body: str) -> None:
     start, end = f"<!-- toy2d:{name} -->", f"<!-- /toy2d:{name} -->"
     block = f"{start}\n{body.rstrip()}\n{end}\n"
     text = results.read_text() if results.exists() else (
-        "# Toy 2-D studies (recipes/toy2d)\n\nWritten by `recipes/toy2d/run.sh` (`levytts toy2d`); "
+        "# Toy 2-D studies (recipes/toy2d)\n\nWritten by `recipes/toy2d/run.sh` (`levytts toy2d`; `--publish` for docs/); "
         "see docs/toy2d.md for the setups and a discussion. Each row: mean ± std over the seeds.\n\n")
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.S)
     text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block

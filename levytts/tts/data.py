@@ -26,10 +26,18 @@ class TTSDataset(Dataset):
         mel_cfg: mel definition (MelConfig fields).
         textgrid_dir: TextGrid root or None; add_blank: intersperse blanks.
         cache: keep computed items in memory.
+        log: file for the skip lines (None: stdout, with the other ``levytts train`` lines).
+
+    Utterances the model cannot use are dropped when the dataset is built (from the wav headers, no
+    decoding), one line per reason, e.g. ``skipped 3 utterances: fewer mel frames than tokens (first:
+    LJ001-0001)``: audio shorter than one STFT window, and — under MAS, where a token needs a frame —
+    fewer mel frames than tokens, and unspeakable text (levytts.data.validate, which
+    ``levytts data validate`` runs ahead of time). ``skipped`` holds reason → [utterance ids].
+    An unreadable audio file raises ValueError naming it.
     """
 
     def __init__(self, utterances, symbols, speakers: list[str], mel_cfg, textgrid_dir: str | None = None,
-                 add_blank: bool = True, cache: bool = True):
+                 add_blank: bool = True, cache: bool = True, log=None):
         from levytts.audio.mel import MelConfig, MelSpectrogram
 
         if not utterances:
@@ -50,6 +58,44 @@ class TTSDataset(Dataset):
         self.add_blank = add_blank and self.textgrid_dir is None
         self._cache: dict[int, dict] | None = {} if cache else None
         self._phonemizer = None
+        self.skipped = self._drop_unusable(log)
+
+    def _drop_unusable(self, log) -> dict[str, list[str]]:
+        import sys
+
+        import soundfile as sf
+
+        from levytts.data.validate import length_problem
+
+        cfg = self.mel_cfg
+        kept, skipped = [], {}
+        for u in self.utts:
+            try:
+                info = sf.info(u.wav_path)
+            except Exception as err:  # missing or corrupt: name the file (soundfile's message may not)
+                raise ValueError(f"cannot read audio file {u.wav_path}: {err} (run `levytts data validate` "
+                                 "on the filelist)") from err
+            n_phones = None
+            if self.textgrid_dir is None:  # MAS: every token needs at least one frame
+                try:
+                    n_phones = len(self._phones(u.text))
+                except ValueError:
+                    skipped.setdefault("unspeakable text", []).append(u.utt_id)
+                    continue
+            problem = length_problem(info.frames, info.samplerate, n_phones, cfg.sample_rate, cfg.n_fft,
+                                     cfg.hop_length, self.add_blank, max_frames_per_token=None)
+            if problem is None:
+                kept.append(u)
+            else:
+                skipped.setdefault(problem, []).append(u.utt_id)
+        for reason, ids in skipped.items():
+            print(f"skipped {len(ids)} utterances: {reason} (first: {ids[0]})",
+                  file=log or sys.stdout)
+        if not kept:
+            raise ValueError(f"none of the {len(self.utts)} utterances is usable: "
+                             + "; ".join(f"{reason}: {len(ids)}" for reason, ids in skipped.items()))
+        self.utts = kept
+        return skipped
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -61,23 +107,32 @@ class TTSDataset(Dataset):
             self._phonemizer = Phonemizer()
         return self._phonemizer(text)[1]
 
+    def _ids(self, phones: list[str], u) -> list[int]:
+        try:
+            return self.symbols.to_ids(phones)
+        except ValueError as err:
+            raise ValueError(f"{u.wav_path}: {err}") from err
+
     def load(self, i: int) -> dict:
         from levytts.audio.io import load_audio
         from levytts.data import textgrid_to_durations
 
         u = self.utts[i]
-        audio, _ = load_audio(u.wav_path, self.mel_cfg.sample_rate)
-        with torch.no_grad():
-            mel = self.mel(torch.from_numpy(audio))
+        audio, _ = load_audio(u.wav_path, self.mel_cfg.sample_rate)  # its errors name the file
+        try:
+            with torch.no_grad():
+                mel = self.mel(torch.from_numpy(audio))
+        except (ValueError, RuntimeError) as err:  # e.g. too short for the reflect padding
+            raise ValueError(f"{u.wav_path}: {err}") from err
         durations = None
         if self.textgrid_dir is not None:
             grid = self.textgrid_dir / u.speaker / f"{u.utt_id}.TextGrid"
             phones, durs = textgrid_to_durations(grid, mel.shape[-1], self.mel_cfg.sample_rate,
                                                  self.mel_cfg.hop_length)
-            ids = self.symbols.to_ids(phones)
+            ids = self._ids(phones, u)
             durations = torch.tensor(durs, dtype=torch.long)
         else:
-            ids = self.symbols.to_ids(self._phones(u.text))
+            ids = self._ids(self._phones(u.text), u)
             if self.add_blank:
                 ids = self.symbols.intersperse(ids)
         return {"ids": torch.tensor(ids, dtype=torch.long), "mel": mel, "spk": self.spk_index[u.speaker],

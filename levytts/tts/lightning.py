@@ -12,6 +12,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from levytts.tts.checkpoint import load_checkpoint
 from levytts.tts.model import LevyTTS
 
 
@@ -53,17 +54,18 @@ class TTSLightning(L.LightningModule):
 
     # ---------------------------------------------------------------------------------------------
     def load_pretrained_encoder(self, path: str) -> None:
-        """Copy encoder weights and mel statistics from a checkpoint (e.g. the average-voice stage)."""
+        """Copy encoder weights and mel statistics from a checkpoint (e.g. the average-voice stage, or an exported
+        voice such as the bundled demo voice): the ``model.*`` weights, not the EMA copy."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"pretrained encoder checkpoint not found: {path} (train it first with "
                                     "experiment=avg_voice_pretrain)")
-        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-        enc = {k[len("model.encoder."):]: v for k, v in state.items() if k.startswith("model.encoder.")}
+        state = load_checkpoint(path).weights(use_ema=False)
+        enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
         if not enc:
             raise ValueError(f"{path} holds no encoder weights")
         self.model.encoder.load_state_dict(enc)
-        self.model.set_mel_statistics(state["model.mel_mean"], state["model.mel_std"])
+        self.model.set_mel_statistics(state["mel_mean"], state["mel_std"])
         self._stats_from_pretrained = True
 
     def train(self, mode: bool = True):

