@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
     "data": ("levytts.data.cli", "corpora → filelists, imbalanced mixes by minutes, validation, duration checks"),
     "synth": ("levytts.tts.synth", "synthesise speech from text with a trained checkpoint (prints RTF)"),
+    "serve": ("levytts.serve.cli", "web page and HTTP API for synthesis (FastAPI + uvicorn; the serve extra)"),
+    "export": ("levytts.tts.export", "training checkpoint → small inference file (weights, config, speakers, sampler defaults)"),
     "imbalanced": ("levytts.experiments.imbalanced", "imbalanced-speaker experiment: test lists, synthesis grid, result tables"),
     "train": ("levytts.tts.train", "train the TTS model (Lightning + hydra overrides, e.g. experiment=offline_tiny)"),
 }
@@ -49,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(module_path)
     parser = argparse.ArgumentParser(prog=f"levytts {name}", description=help_text)
     module.add_arguments(parser)
-    args = parser.parse_args(argv[1:])
+    try:  # a bad option (e.g. --steps 0, see levytts.cli_types) prints usage + one error line, status 2
+        args = parser.parse_args(argv[1:])
+    except SystemExit as done:  # also --help (status 0): return the status instead of exiting the caller
+        return done.code if isinstance(done.code, int) else 2
     try:
         return int(module.main(args) or 0)
     except (UserError, ValueError, FileNotFoundError) as err:

