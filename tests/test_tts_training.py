@@ -49,13 +49,18 @@ AVG_VOICE_TINY = ["model=avg_voice_small", "model.encoder.conv_channels=16", "mo
 
 
 def tiny_cfg(corpus, run_dir, *extra, encoder=GRAD_TTS_TINY, experiment="offline_tiny"):
-    return compose_config([
+    return compose_config(tiny_overrides(corpus, run_dir, *extra, encoder=encoder, experiment=experiment))
+
+
+def tiny_overrides(corpus, run_dir, *extra, encoder=GRAD_TTS_TINY, experiment="offline_tiny") -> list[str]:
+    """The hydra overrides of the tiny run (also for `levytts train` in a subprocess, tests/test_crash_resume.py)."""
+    return [
         f"experiment={experiment}", f"data.data_dir={corpus}", f"data.train_filelist_path={corpus}/filelists/train.txt",
         f"data.valid_filelist_path={corpus}/filelists/val.txt", "data.n_spks=2", f"run_dir={run_dir}", "trainer=cpu",
         f"data.pretrain_train_filelist_path={corpus}/filelists/train.txt", "data.pretrain_valid_filelist_path=null",
         *encoder, "model.decoder.dim=8", "model.spk_emb_dim=8", "train.batch_size=2",
         "train.segment_seconds=0.3", "train.checkpoint_every=2", "train.val_every=null",
-        "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "train.num_threads=1", *extra])
+        "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "train.num_threads=1", *extra]
 
 
 def _state(path):

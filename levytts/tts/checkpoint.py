@@ -165,6 +165,6 @@ def export_checkpoint(src: str | Path | Checkpoint, dst: str | Path, dtype: torc
     out = {"hyper_parameters": hp, "state_dict": weights, "global_step": ckpt.global_step,
            "levytts_export": {"source": ckpt.path.name, "dtype": str(dtype), "note": note}}
     dst = Path(dst)
-    with atomic_write(dst) as tmp:
+    with atomic_write(dst, suffix=".tmp") as tmp:  # an interrupted export leaves no partial *.pt / *.ckpt
         torch.save(out, tmp)
     return dst

@@ -278,4 +278,11 @@ def build_encoder(cfg: dict, n_vocab: int, n_mels: int, spk_emb_dim: int) -> nn.
         raise ValueError(f"unknown encoder kind {kind!r}; valid: {', '.join(ENCODERS)}")
     for key in ("pretrained", "freeze", "spk_conditioned"):
         cfg.pop(key, None)
+    import inspect
+
+    valid = [p for p in inspect.signature(ENCODERS[kind]).parameters if p not in ("n_vocab", "n_mels", "spk_emb_dim")]
+    unknown = sorted(set(cfg) - set(valid))
+    if unknown:  # a misspelt model.encoder key: one line naming the valid ones, not a TypeError
+        raise ValueError(f"encoder kind {kind!r} has no option(s) {', '.join(map(str, unknown))}; valid: "
+                         f"{', '.join(valid + ['pretrained', 'freeze', 'spk_conditioned'])}")
     return ENCODERS[kind](n_vocab=n_vocab, n_mels=n_mels, spk_emb_dim=spk_emb_dim, **cfg)

@@ -17,7 +17,10 @@ from levytts.tts.model import LevyTTS
 
 
 def build_model(cfg: dict, n_vocab: int, n_spks: int) -> LevyTTS:
-    """LevyTTS from the composed config (``model``, ``diffusion``, ``data``, ``train`` sections, plain dicts)."""
+    """LevyTTS from the composed config (``model``, ``diffusion``, ``data``, ``train`` sections, plain dicts).
+
+    Also builds the model of a stored checkpoint config: the ``.get`` fallbacks here (and in LevyTTS) are for
+    configs written before a key existed. A training config is checked first (levytts.tts.train.check_config)."""
     m, data = cfg["model"], cfg["data"]
     seg_s = cfg["train"].get("segment_seconds")
     seg = None if seg_s in (None, 0) else int(seg_s * data["sample_rate"] / data["hop_length"])
@@ -35,10 +38,10 @@ class TTSLightning(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = cfg
-        self.stage = cfg.get("stage", "joint")
+        self.stage = cfg["stage"]  # required keys: checked by levytts.tts.train.check_config
         self.model = build_model(cfg, len(symbols["symbols"]), len(speakers))
-        self.seed = int(cfg.get("seed", 0))
-        ema = cfg["train"].get("ema_decay")
+        self.seed = int(cfg["seed"])
+        ema = cfg["train"]["ema_decay"]
         self.ema = None
         if ema:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -85,13 +88,13 @@ class TTSLightning(L.LightningModule):
             d = self.cfg["diffusion"]
             print(f"levytts train: stage={self.stage} encoder={self.cfg['model']['encoder']['kind']} "
                   f"params: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in counts.items()))
-            print(f"levytts train: diffusion alpha={d['alpha']} schedule={d.get('schedule', 'cosine')} "
-                  f"loss={d.get('loss', 'smooth_l1')} prediction={d.get('prediction', 'eps')} noise structure={d.get('structure', 'isotropic')} "
-                  f"truncation a_max={d.get('a_max')} prior_mean={d.get('prior_mean', 'zero')} "
+            print(f"levytts train: diffusion alpha={d['alpha']} schedule={d['schedule']} "
+                  f"loss={d['loss']} prediction={d['prediction']} noise structure={d['structure']} "
+                  f"truncation a_max={d['a_max']} prior_mean={d['prior_mean']} "
                   f"mel mean/std={float(self.model.mel_mean):.3f}/{float(self.model.mel_std):.3f}")
             if self.logger is not None:
-                self.logger.log_hyperparams({"alpha": d["alpha"], "structure": d.get("structure", "isotropic"),
-                                             "a_max": str(d.get("a_max")), "stage": self.stage,
+                self.logger.log_hyperparams({"alpha": d["alpha"], "structure": d["structure"],
+                                             "a_max": str(d["a_max"]), "stage": self.stage,
                                              **{f"params_{k}": v for k, v in counts.items()}})
 
     # ---------------------------------------------------------------------------------------------
@@ -151,14 +154,14 @@ class TTSLightning(L.LightningModule):
 
     def _log_examples(self, batch) -> None:
         tcfg = self.cfg["train"]
-        n = min(int(tcfg.get("n_val_audio", 2)), batch["ids"].shape[0])
+        n = min(int(tcfg["n_val_audio"]), batch["ids"].shape[0])
         if n == 0 or self.logger is None or not hasattr(self.logger, "experiment"):
             return
         from levytts.tts.plots import mel_figure
 
         model = self.synthesis_model()
         gen = torch.Generator(device=self.device).manual_seed(self.seed)
-        kw = dict(steps=int(tcfg.get("val_steps", 10)), generator=gen)
+        kw = dict(steps=int(tcfg["val_steps"]), generator=gen)
         if self.stage == "encoder":
             kw["steps"] = 1
         out = model.synthesise(batch["ids"][:n], batch["id_lengths"][:n], batch["spk"][:n], **kw)
@@ -176,7 +179,7 @@ class TTSLightning(L.LightningModule):
                 tb.add_audio(f"val/audio_{i}", audio, self.global_step, sample_rate=voc.sample_rate)
 
     def _vocoder(self):
-        spec = self.cfg["train"].get("val_vocoder", "griffin-lim")
+        spec = self.cfg["train"]["val_vocoder"]
         if not spec:
             return None
         if not hasattr(self, "_voc"):

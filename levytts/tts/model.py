@@ -95,7 +95,9 @@ class LevyTTS(nn.Module):
         betas = {}  # β_0, β_1 of the linear schedule (the cosine schedule has none: the keys are not read)
         if schedule == "linear":
             betas = {k: float(diffusion[k]) for k in ("beta_min", "beta_max") if diffusion.get(k) is not None}
-        self.proc = LevyVP(alpha=float(diffusion.get("alpha", 2.0)), schedule=schedule, **betas)
+        if "alpha" not in diffusion:  # no fallback: a default of 2.0 would silently make the Gaussian model
+            raise ValueError(f"diffusion config has no alpha (keys: {', '.join(map(str, diffusion))})")
+        self.proc = LevyVP(alpha=float(diffusion["alpha"]), schedule=schedule, **betas)
         # mel normalisation statistics travel with the checkpoint (set from data before training)
         self.register_buffer("mel_mean", torch.zeros(()))
         self.register_buffer("mel_std", torch.ones(()))

@@ -21,23 +21,106 @@ import torch
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
+# The keys `levytts train` reads without a fallback, per config node ("" is the top level). compose_config checks
+# them before anything else runs: a key missing here (deleted from a yaml, or `~diffusion.alpha`) is an error
+# naming it, never a silent default (e.g. alpha 2.0, the Gaussian model). In the CLOSED nodes every other key is
+# an error too (a misspelt key in a yaml or a `+diffusion.alhpa=...` override); misspelt plain overrides
+# (`diffusion.alhpa=1.5`) already fail in hydra's struct mode. Other nodes (data, model.*) take extra keys.
+REQUIRED = {
+    "": ("name", "run_dir", "seed", "stage", "resume", "data", "model", "diffusion", "trainer", "train"),
+    "train": ("batch_size", "lr", "grad_clip", "ema_decay", "segment_seconds", "num_workers", "num_threads",
+              "checkpoint_every", "val_every", "n_val_utts", "n_val_audio", "val_steps", "val_vocoder", "stats_items"),
+    "diffusion": ("alpha", "schedule", "beta_min", "beta_max", "prediction", "sigma_data", "loss", "structure",
+                  "a_max", "mom_groups", "prior_mean"),
+    "model": ("encoder", "decoder", "spk_emb_dim", "durations"),
+    "model.encoder": ("kind",),
+    "data": ("train_filelist_path", "valid_filelist_path", "speakers_file", "textgrid_dir", "add_blank",
+             "sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f_min", "f_max", "data_statistics"),
+}
+CLOSED = ("", "train", "diffusion")
+
+
+def _node_name(path: str) -> str:
+    return path or "the top level"
+
+
+def _unknown_key(key: str, path: str, valid) -> str:
+    import difflib
+
+    valid = [str(k) for k in valid]
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"valid keys of {_node_name(path)}: {', '.join(valid)}{hint}"
+
+
+def check_config(cfg) -> None:
+    """ValueError (one line) when the composed (unresolved) config lacks a :data:`REQUIRED` key or has an unknown
+    key in a :data:`CLOSED` node; the message names the key and lists the valid keys of its node."""
+    from omegaconf import DictConfig, OmegaConf
+
+    for path, keys in REQUIRED.items():
+        node = OmegaConf.select(cfg, path) if path else cfg
+        if not isinstance(node, DictConfig):
+            raise ValueError(f"config key '{path}' is missing or not a mapping; it needs the keys {', '.join(keys)}")
+        missing = [k for k in keys if k not in node]  # a `???` (mandatory, unset) value counts as missing
+        if missing:
+            full = ".".join(p for p in (path, missing[0]) if p)
+            raise ValueError(f"config key '{full}' is missing (it has no default: set it in the yaml or with "
+                             f"{full}=...); valid keys of {_node_name(path)}: {', '.join(keys)}")
+        if path in CLOSED:
+            for k in node:
+                if k not in keys:
+                    full = ".".join(p for p in (path, str(k)) if p)
+                    raise ValueError(f"unknown config key '{full}'; " + _unknown_key(str(k), path, keys))
+
+
 def compose_config(overrides: list[str], config_dir: str | Path | None = None) -> dict:
-    """Compose configs/train.yaml with hydra overrides; returns a resolved plain dict."""
+    """Compose configs/train.yaml with hydra overrides; returns a resolved plain dict.
+
+    Every error is a ValueError with a one-line message (`levytts train: error: ...`): an unknown config group
+    or option names the valid ones; a misspelt key (hydra's struct mode: ``Key 'alhpa' is not in struct``) or
+    a missing required key (:func:`check_config`) names the key and the valid keys of its node."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     config_dir = Path(config_dir or os.environ.get("LEVYTTS_CONFIG_DIR", CONFIG_DIR)).resolve()
     if not (config_dir / "train.yaml").is_file():
         raise FileNotFoundError(f"no train.yaml in {config_dir}; run from a levytts checkout or set LEVYTTS_CONFIG_DIR")
-    try:
+
+    def _compose(ovr):
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=list(overrides))
-        return OmegaConf.to_container(cfg, resolve=True)
+            return compose(config_name="train", overrides=list(ovr))
+
+    try:
+        cfg = _compose(overrides)
     except HydraException as err:
+        cause = err.__cause__
+        full_key = getattr(cause, "full_key", None)
+        if isinstance(cause, OmegaConfBaseException) and full_key and "not in struct" in str(cause):
+            # a misspelt key: compose again without that override to list the keys its node does have
+            bad = [o for o in overrides if (o.lstrip("+~").split("=", 1)[0] + ".").startswith(full_key + ".")]
+            parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
+            valid = ""
+            try:
+                good = _compose([o for o in overrides if o not in bad])
+                node = OmegaConf.select(good, parent) if parent else good
+                if node is not None and hasattr(node, "keys"):
+                    valid = "; " + _unknown_key(full_key, parent, node.keys())
+            except (HydraException, OmegaConfBaseException):
+                pass
+            raise ValueError(f"bad config override {bad[0] if bad else full_key}: {str(cause).splitlines()[0]}"
+                             f"{valid}") from None
         groups = {g.name: sorted(f.stem for f in g.glob("*.yaml")) for g in config_dir.iterdir() if g.is_dir()}
         choices = "; ".join(f"{g}: {', '.join(v)}" for g, v in sorted(groups.items()))
         raise ValueError(f"bad config override: {str(err).splitlines()[0]} (config groups — {choices})") from err
+    check_config(cfg)
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:  # e.g. an interpolation to a missing key, a `???` value
+        key = getattr(err, "full_key", "?")
+        raise ValueError(f"bad config: {str(err).splitlines()[0]} (full key: {key})") from None
 
 
 class _AtomicCheckpointIO:
@@ -51,7 +134,8 @@ class _AtomicCheckpointIO:
 
         class AtomicTorchCheckpointIO(TorchCheckpointIO):
             def save_checkpoint(self, checkpoint, path, storage_options=None):
-                with atomic_write(path) as tmp:
+                # temp file .NAME.XXXXXX.tmp: a write cut off by a crash never matches a *.ckpt glob
+                with atomic_write(path, suffix=".tmp") as tmp:
                     torch.save(checkpoint, tmp)
 
         return AtomicTorchCheckpointIO()
@@ -65,7 +149,7 @@ def make_datamodule(cfg: dict):
     from levytts.tts.data import TTSDataset, make_loader
 
     data = dict(cfg["data"])
-    if cfg.get("stage") == "encoder" and data.get("pretrain_train_filelist_path"):
+    if cfg["stage"] == "encoder" and data.get("pretrain_train_filelist_path"):  # optional keys: .get
         # the average-voice encoder has its own (multi-speaker) pre-training lists when the data config gives them
         data["train_filelist_path"] = data["pretrain_train_filelist_path"]
         data["valid_filelist_path"] = data.get("pretrain_valid_filelist_path")
@@ -80,20 +164,20 @@ def make_datamodule(cfg: dict):
             sym = data.get("symbols_file")
             self.symbols = SymbolTable.load(sym) if sym and Path(sym).is_file() else SymbolTable.default()
             self.speakers = read_speakers(data["speakers_file"])
-            tg = data.get("textgrid_dir") if cfg["model"].get("durations") == "textgrid" or cfg.get("stage") != "joint" \
+            tg = data["textgrid_dir"] if cfg["model"]["durations"] == "textgrid" or cfg["stage"] != "joint" \
                 else None
             self.train_set = TTSDataset(read_filelist(data["train_filelist_path"]), self.symbols, self.speakers, data,
-                                        tg, bool(data.get("add_blank", True)))
-            val = data.get("valid_filelist_path")
+                                        tg, bool(data["add_blank"]))
+            val = data["valid_filelist_path"]
             self.val_set = None
-            if val and Path(val).is_file() and cfg["train"].get("val_every"):
-                utts = read_filelist(val)[: int(cfg["train"].get("n_val_utts", 8))]
-                self.val_set = TTSDataset(utts, self.symbols, self.speakers, data, tg, bool(data.get("add_blank", True)))
-            stats = data.get("data_statistics")
+            if val and Path(val).is_file() and cfg["train"]["val_every"]:
+                utts = read_filelist(val)[: int(cfg["train"]["n_val_utts"])]
+                self.val_set = TTSDataset(utts, self.symbols, self.speakers, data, tg, bool(data["add_blank"]))
+            stats = data["data_statistics"]
             if stats:
                 self.mel_stats = (float(stats["mel_mean"]), float(stats["mel_std"]))
             else:
-                self.mel_stats = self.train_set.mel_statistics(int(cfg["train"].get("stats_items", 200)))
+                self.mel_stats = self.train_set.mel_statistics(int(cfg["train"]["stats_items"]))
 
         @property
         def add_blank(self) -> bool:
@@ -101,10 +185,13 @@ def make_datamodule(cfg: dict):
 
         def train_dataloader(self):
             t = self.trainer
-            # called after a checkpoint's training state is restored: continue from the batches already seen
-            done = t.fit_loop.epoch_loop.batch_progress.total.completed
+            # called after a checkpoint's training state is restored: continue from the batches already trained.
+            # `processed`, not `completed`: the periodic checkpoints are written in on_train_batch_end, before
+            # Lightning counts the batch completed (it adds it on restart, after this loader is built), so
+            # `completed` would replay one batch after resuming from any checkpoint but the end-of-fit one.
+            done = t.fit_loop.epoch_loop.batch_progress.total.processed
             return make_loader(self.train_set, int(cfg["train"]["batch_size"]), int(cfg["seed"]), True,
-                               int(cfg["train"].get("num_workers", 0)), t.global_rank, t.world_size, int(done))
+                               int(cfg["train"]["num_workers"]), t.global_rank, t.world_size, int(done))
 
         def val_dataloader(self):
             if self.val_set is None:
@@ -130,6 +217,8 @@ def speaker_minutes(utts) -> dict[str, float]:
 
 def run(cfg: dict) -> Path:
     """Train from a composed config; returns the path of the last checkpoint."""
+    import inspect
+
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -139,26 +228,38 @@ def run(cfg: dict) -> Path:
     from levytts.tts.lightning import TTSLightning
 
     run_dir = Path(cfg["run_dir"])
-    if cfg["train"].get("num_threads"):
+    own = {"default_root_dir", "logger", "callbacks", "gradient_clip_val", "plugins", "val_check_interval",
+           "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps", "use_distributed_sampler"}
+    valid = [k for k in inspect.signature(L.Trainer.__init__).parameters if k not in own and k != "self"]
+    for k in cfg["trainer"]:  # a misspelt trainer key (in a yaml or a +trainer.x override) fails before any work
+        if k not in valid:
+            raise ValueError(f"unknown config key 'trainer.{k}' (not a lightning.Trainer argument this run can "
+                             "take); " + _unknown_key(k, "trainer", valid))
+    if cfg["train"]["num_threads"]:
         # on a shared CPU, 1 thread avoids OpenMP spin contention (4× faster measured under load)
         torch.set_num_threads(int(cfg["train"]["num_threads"]))
     L.seed_everything(int(cfg["seed"]), workers=True, verbose=False)  # same initial weights in every run
     dm = make_datamodule(cfg)
     module = TTSLightning(cfg, dm.symbols.to_dict(), dm.speakers, dm.add_blank, speaker_minutes(dm.train_set.utts))
     run_dir.mkdir(parents=True, exist_ok=True)
+    # a crash (kill, OOM) mid-write leaves only atomic_write's hidden temp file (.NAME.ckpt.XXXXXX.tmp): never
+    # loaded (resume reads last.ckpt, replaced in one os.replace), and removed here so it does not pile up
+    for stale in (run_dir / "checkpoints").glob(".*.ckpt.*"):
+        stale.unlink(missing_ok=True)
     with atomic_write(run_dir / "config.yaml") as tmp:
         tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
     dm.symbols.save(run_dir / "symbols.json")
     tcfg, trainer_cfg = cfg["train"], dict(cfg["trainer"])
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step:07d}", auto_insert_metric_name=False,
-                              every_n_train_steps=int(tcfg["checkpoint_every"]), save_top_k=-1, save_last=True)
+                              every_n_train_steps=int(tcfg["checkpoint_every"]), save_top_k=-1, save_last=True,
+                              enable_version_counter=False)  # after a crash, re-trained steps replace their files
     trainer = L.Trainer(
         default_root_dir=str(run_dir), logger=TensorBoardLogger(str(run_dir), name="tb", version=""),
-        callbacks=[ckpt_cb], gradient_clip_val=tcfg.get("grad_clip"), plugins=[_AtomicCheckpointIO.make()],
+        callbacks=[ckpt_cb], gradient_clip_val=tcfg["grad_clip"], plugins=[_AtomicCheckpointIO.make()],
         val_check_interval=int(tcfg["val_every"]) if dm.val_set is not None else None,
         check_val_every_n_epoch=None, limit_val_batches=1 if dm.val_set is not None else 0,
         num_sanity_val_steps=0, use_distributed_sampler=False, **trainer_cfg)
-    resume = cfg.get("resume", "auto")
+    resume = cfg["resume"]
     ckpt_path = None
     if resume == "auto":
         last = run_dir / "checkpoints" / "last.ckpt"
@@ -169,6 +270,11 @@ def run(cfg: dict) -> Path:
         ckpt_path = str(resume)
     if ckpt_path:
         print(f"levytts train: resuming from {ckpt_path}")
+        import warnings
+
+        # mid-epoch resume is exact here (ResumableBatchSampler is positioned by train_dataloader): not Lightning's
+        # "dataloader is not resumable ... unreliable results" case
+        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     last = run_dir / "checkpoints" / "last.ckpt"
     trainer.save_checkpoint(last)
