@@ -84,7 +84,7 @@ def test_tables_average_over_seeds_and_pair_by_utterance(tmp_path):
     text = paths["table"].read_text()
     # slt α=1.5: per seed 0.6 + 0.05 + 0.1 + mean(0, .02, .04) + 0.01 s = 0.77 + 0.01 s → 0.775 ± 0.005 (half-range), best
     assert "**0.775 ± 0.005**" in text and "| 0.725 ± 0.005 |" in text
-    assert "+0.050 ± 0.000 (6/6)" in text and "| reference |" in text
+    assert "**+0.050 [+0.050, +0.050]** (6/6)" in text and "| reference |" in text
     assert all(p.is_file() for p in paths.values())
     with pytest.raises(FileNotFoundError, match="levytts eval"):
         read_eval_csvs(tmp_path / "fig")

@@ -6,9 +6,10 @@
 #
 # The caller sets: levytts, data_config (configs/data/<name>), data_dir, exp_dir, alphas, seeds,
 # enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions (and optionally
-# conditions_extra_seeds, the grid for every seed after the first), speakers (frequent rare),
+# conditions_extra_seeds, the grid for every seed after the first), speakers (frequent, then the rare one(s)),
 # jobs, eta, overrides (extra hydra overrides, may be empty) and optionally t_start (reverse process start time,
-# a study option: empty = from T) and encoder (a checkpoint holding the frozen encoder; default: the encoder stage's).
+# a study option: empty = from T), encoder (a checkpoint holding the frozen encoder; default: the encoder stage's)
+# and split_summary (the decoder split's summary.json from `levytts data mix`: minutes per speaker in the tables).
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
@@ -96,8 +97,10 @@ stage_eval() {
 stage_table() {
   local figures=${figures_dir:-$exp_dir/figures}
   mkdir -p "$figures"
+  local summary=${split_summary:-}
+  if [ -n "$summary" ] && [ ! -f "$summary" ]; then summary=""; fi
   # shellcheck disable=SC2086
   "$levytts" imbalanced table --eval-dir "$exp_dir/eval" --out "$exp_dir/results_tables.md" --figures "$figures" \
-    --speakers $speakers
+    --speakers $speakers ${summary:+--split-summary "$summary"}
   cat "$exp_dir/results_tables.md"
 }

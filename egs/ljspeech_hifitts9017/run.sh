@@ -18,6 +18,13 @@
 #   3  average-voice encoder pre-training (experiment=avg_voice_pretrain) on the LibriTTS split
 #   4  decoders per alpha (experiment=paper_levy_1.5 with diffusion.alpha=...), encoder frozen
 #   5  synthesis of the test sentences per speaker x sampler x N x seed;  6  levytts eval;  7  tables
+#
+# Several rare speakers: --rare "9017:10 92:5 libritts:1088:3" ([hifitts:|libritts:]SPEAKER:MINUTES items; the
+# default "9017:10" is the paper's set). More than one item (or a LibriTTS one) builds a SECOND set in
+# --data-dir/multi (filelists/, average_voice/, speakers.txt, textgrids/) and --exp-dir with _multi appended:
+# stage 0 also reads every HiFi-TTS rare speaker (--data-dir/hifitts<id>), stage 1 mixes lj with the rare
+# speakers at their minutes and leaves every rare speaker id out of the LibriTTS average-voice split (the encoder
+# never sees them), stage 2 aligns the multi set, stages 3-7 train a new encoder and decoders on it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,6 +35,7 @@ data_dir=data/ljspeech_hifitts9017         # configs/data/ljspeech_hifitts9017.y
 exp_dir=exp/ljspeech_hifitts9017
 seed=1234
 minutes_lj=1000; minutes_rare=10; rare=9017
+rare_spec=""                               # --rare "[hifitts:|libritts:]SPK:MIN ...": empty = "$rare:$minutes_rare"
 n_test=100; n_val=5
 alphas="2.0 1.8 1.5"
 seeds="0"
@@ -56,10 +64,32 @@ while [ $# -gt 0 ]; do
     --n-test) n_test=$2; eval_per_speaker=$2; shift 2 ;;
     --n-val) n_val=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --rare) rare_spec=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# --rare: "9017:10" (one HiFi-TTS item) is the paper's set in --data-dir; anything else the multi-rare set
+read -r -a rare_items <<< "${rare_spec:-$rare:$minutes_rare}"
+rare_names=(); rare_minutes=(); rare_corpora=()
+for item in "${rare_items[@]}"; do
+  if ! [[ $item =~ ^((hifitts|libritts):)?([A-Za-z0-9_]+):([0-9]+(\.[0-9]*)?|\.[0-9]+)$ ]]; then
+    echo "run.sh: --rare takes [hifitts:|libritts:]SPEAKER:MINUTES items (e.g. \"9017:10 92:5\"), got '$item'" >&2; exit 2
+  fi
+  name=${BASH_REMATCH[3]}
+  if [ "$name" = lj ] || [[ " ${rare_names[*]} " == *" $name "* ]]; then
+    echo "run.sh: --rare: speaker $name is lj or given twice" >&2; exit 2
+  fi
+  rare_names+=("$name"); rare_minutes+=("${BASH_REMATCH[4]}"); rare_corpora+=("${BASH_REMATCH[2]:-hifitts}")
+done
+[ "${#rare_names[@]}" -ge 1 ] || { echo "run.sh: --rare needs at least one SPEAKER:MINUTES item" >&2; exit 2; }
+corpus_dir=$data_dir                       # stage 0's corpus filelists (shared by both sets)
+multi=false
+if [ "${#rare_names[@]}" -eq 1 ] && [ "${rare_corpora[0]}" = hifitts ]; then
+  rare=${rare_names[0]}; minutes_rare=${rare_minutes[0]}
+else
+  multi=true; data_dir=$corpus_dir/multi; exp_dir=${exp_dir}_multi
+fi
 # shellcheck source=../common/imbalanced_stages.sh
 source egs/common/imbalanced_stages.sh
 
@@ -71,13 +101,42 @@ need_dir() {  # need_dir OPTION VALUE
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   need_dir --ljspeech "$ljspeech"; need_dir --hifitts "$hifitts"; need_dir --libritts "$libritts"
-  log "stage 0: read LJSpeech, HiFi-TTS $rare and LibriTTS into $data_dir"
-  "$levytts" data prepare --source "ljspeech=$ljspeech" --out-dir "$data_dir/ljspeech"
-  "$levytts" data prepare --source "hifitts=$hifitts" --speakers "$rare" --out-dir "$data_dir/hifitts$rare"
-  "$levytts" data prepare --source "libritts=$libritts" --out-dir "$data_dir/libritts"
+  log "stage 0: read LJSpeech, HiFi-TTS ${rare_names[*]} and LibriTTS into $corpus_dir"
+  "$levytts" data prepare --source "ljspeech=$ljspeech" --out-dir "$corpus_dir/ljspeech"
+  for i in "${!rare_names[@]}"; do
+    if [ "${rare_corpora[$i]}" = hifitts ]; then
+      "$levytts" data prepare --source "hifitts=$hifitts" --speakers "${rare_names[$i]}" --out-dir "$corpus_dir/hifitts${rare_names[$i]}"
+    fi
+  done
+  "$levytts" data prepare --source "libritts=$libritts" --out-dir "$corpus_dir/libritts"
 fi
 
-if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ] && [ "$multi" = true ]; then
+  sources=(--source "filelist=$corpus_dir/ljspeech/filelist.txt"); minutes_args=("lj=$minutes_lj")
+  for i in "${!rare_names[@]}"; do
+    name=${rare_names[$i]}
+    if [ "${rare_corpora[$i]}" = libritts ]; then  # the speaker's own filelist, so it is never mixed with a namesake
+      grep -q -x -F "$name" "$corpus_dir/libritts/speakers.txt" || { echo "run.sh: --rare: no LibriTTS speaker $name" >&2; exit 2; }
+      "$levytts" data prepare --source "filelist=$corpus_dir/libritts/filelist.txt" --speakers "$name" \
+        --out-dir "$data_dir/libritts$name"
+      sources+=(--source "filelist=$data_dir/libritts$name/filelist.txt")
+    else
+      sources+=(--source "filelist=$corpus_dir/hifitts$name/filelist.txt")
+    fi
+    minutes_args+=("$name=${rare_minutes[$i]}")
+  done
+  log "stage 1: multi-rare mix (${minutes_args[*]} min) in $data_dir and the LibriTTS average-voice split without them"
+  "$levytts" data mix "${sources[@]}" --minutes "${minutes_args[@]}" --n-test "$n_test" --n-val "$n_val" --seed "$seed" \
+    --out-dir "$data_dir"
+  # every rare speaker id is left out of the encoder's data (a HiFi-TTS reader may be a LibriTTS speaker too)
+  avg=$({ grep -v -x -F -f <(printf '%s\n' lj "${rare_names[@]}") "$corpus_dir/libritts/speakers.txt" || true; } | sed 's/$/=all/')
+  [ -n "$avg" ] || { echo "run.sh: stage 1: no LibriTTS speaker left for the average-voice split" >&2; exit 2; }
+  # shellcheck disable=SC2086  # one SPEAKER=all word per LibriTTS speaker
+  "$levytts" data mix --source "filelist=$corpus_dir/libritts/filelist.txt" --minutes $avg \
+    --n-test 1 --n-val 1 --seed "$seed" --out-dir "$data_dir/average_voice"
+  { printf '%s\n' lj "${rare_names[@]}"; sed 's/=all$//' <<< "$avg"; } > "$data_dir/speakers.txt.tmp"
+  mv "$data_dir/speakers.txt.tmp" "$data_dir/speakers.txt"
+elif [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: imbalanced mix (lj ${minutes_lj} min, $rare ${minutes_rare} min) and the LibriTTS average-voice split"
   "$levytts" data mix --source "filelist=$data_dir/ljspeech/filelist.txt" --source "filelist=$data_dir/hifitts$rare/filelist.txt" \
     --minutes "lj=$minutes_lj" "$rare=$minutes_rare" --n-test "$n_test" --n-val "$n_val" --seed "$seed" --out-dir "$data_dir"
@@ -96,7 +155,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
 fi
 
 data_config=ljspeech_hifitts9017; enc_experiment=avg_voice_pretrain; dec_experiment=paper_levy_1.5
-speakers="lj $rare"; test_split=.
+speakers="lj ${rare_names[*]}"; test_split=.; split_summary="$data_dir/summary.json"
 overrides="+data.pretrain_train_filelist_path=$data_dir/average_voice/filelists/train.txt +data.pretrain_valid_filelist_path=$data_dir/average_voice/filelists/val.txt"
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then stage_encoder; fi

@@ -6,6 +6,7 @@
 #   egs/offline_imbalanced/run.sh                       # data stages 0-2 at default size
 #   egs/offline_imbalanced/run.sh --small true          # tiny corpus (about a minute) for smoke tests
 #   egs/offline_imbalanced/run.sh --stage 1 --stop-stage 2
+#   egs/offline_imbalanced/run.sh --stage 1 --rare "rms:10 kal:3 awb:1"   # several rare speakers (see below)
 #
 # Data stages:
 #   0  build the corpus: data/offline_imbalanced/{wavs,textgrids,all.txt,test_sentences.txt,...}
@@ -18,13 +19,20 @@
 #   6  levytts eval (GE2E similarity, pocketsphinx WER, MCD vs the reference renders) → exp/offline_imbalanced/eval
 #   7  tables and figures (docs/results/imbalanced_speakers.md is written from them by hand)
 #   8  export the alpha=1.5 decoder as the bundled demo voice (--export-demo true) → levytts/pretrained/demo_voice.pt
-#   9  check the exported voice: all held-out test sentences of both speakers → WER/similarity, RTF of `levytts synth`
+#   9  check the exported voice: all held-out test sentences of the trained speakers → WER/similarity, RTF of `levytts synth`
 # Every sample starts from T (x_T = γ(T)ξ); --t-start T0 starts at T0 from γ(T0)ξ instead (a study option).
 # Options: --stage --stop-stage --small --data-dir --exp-dir --seed --jobs --alphas "2.0 1.8 1.5" --seeds "0 1"
 #   --enc-steps --dec-steps --eval-per-speaker --conditions "ode:euler:10 sde-e:ei:10 mu" --eta popov:0.3,0.3
 #   --t-start --encoder CKPT (stage 4's frozen encoder; e.g. levytts/pretrained/demo_voice.pt skips stage 3)
 #   --decoder-experiment offline_decoder|offline_decoder_conv1d (configs/experiment/; decoder_a<alpha> run dirs)
-#   --export-demo true
+#   --export-demo true  --rare "SPK:MIN ..." (default awb:1)
+# Several rare speakers: --rare with more than one SPEAKER:MINUTES item (corpus voices other than the frequent
+# slt) builds a SECOND set next to the one-rare one: stage 1 writes DATA/imbalanced_multi/ (slt + the rare
+# speakers at their minutes) and DATA/average_voice_multi/ (the remaining voices: the encoder never sees a rare
+# speaker), and stages 2-9 use those splits and EXP_multi/ (a new encoder too). Stage 0 builds the same corpus
+# as without --rare (so the one-rare results stay valid): it has about 10 min of each voice but only 1.3 min of
+# awb, and stage 1 stops when a rare speaker is short of its minutes. E.g. --rare "rms:10 kal:3 awb:1" (its
+# average voice: slt_low, rms_high, kal_high; pitch-shifted voices count as other speakers, as slt_low does here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -49,6 +57,7 @@ export_demo=false
 t_start=""                                 # empty: every sample starts from T (x_T = γ(T)ξ). A number starts at that t from
                                            # γ(t)ξ instead (a truncated, SDEdit-like start; a study option, not the default)
 decoder_experiment=offline_decoder_conv1d  # stage 4's config: offline_decoder_conv1d (the demo voice's 1-D decoder) | offline_decoder (width-16 2-D U-Net)
+rare_spec=""                               # --rare "SPK:MIN ...": empty = "$rare:$minutes_rare" (one rare speaker)
 encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
                                            # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
 sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
@@ -75,7 +84,8 @@ while [ $# -gt 0 ]; do
     --t-start) t_start=$2; shift 2 ;;
     --encoder) encoder=$2; shift 2 ;;
     --decoder-experiment) decoder_experiment=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --rare) rare_spec=$2; shift 2 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -84,32 +94,85 @@ if [ "$small" = true ]; then
   [ "$exp_dir" = exp/offline_imbalanced ] && exp_dir=exp/offline_imbalanced_small
   alphas="2.0 1.5"; seeds=0; enc_steps=4; dec_steps=4; eval_per_speaker=1; conditions="ode:euler:2 sde-e:ei:2"
 fi
-others=$(sed -n 's/^\([^=]*\)=.*/\1/p' <<< "$("$python" -c 'from levytts.data.offline_corpus import DEFAULT_VOICES; print("\n".join(DEFAULT_VOICES))')" | grep -v -x -e "$frequent" -e "$rare" | tr '\n' ' ')
+# --rare: one SPEAKER:MINUTES item replaces the rare speaker (today's layout); several make the multi-rare set
+read -r -a rare_items <<< "${rare_spec:-$rare:$minutes_rare}"
+rare_names=(); rare_minutes=()
+for item in "${rare_items[@]}"; do
+  if ! [[ $item =~ ^([A-Za-z0-9_]+):([0-9]+(\.[0-9]*)?|\.[0-9]+)$ ]]; then
+    echo "run.sh: --rare takes SPEAKER:MINUTES items (e.g. \"rms:10 kal:3 awb:1\"), got '$item'" >&2; exit 2
+  fi
+  name=${BASH_REMATCH[1]}
+  if [ "$name" = "$frequent" ] || [[ " ${rare_names[*]} " == *" $name "* ]]; then
+    echo "run.sh: --rare: $name is the frequent speaker or given twice" >&2; exit 2
+  fi
+  rare_names+=("$name"); rare_minutes+=("${BASH_REMATCH[2]}")
+done
+[ "${#rare_names[@]}" -ge 1 ] || { echo "run.sh: --rare needs at least one SPEAKER:MINUTES item" >&2; exit 2; }
+multi=false; imb_split=imbalanced; avg_split=average_voice
+if [ "${#rare_names[@]}" -eq 1 ]; then
+  rare=${rare_names[0]}; minutes_rare=${rare_minutes[0]}
+else  # a second set: its own splits and experiment directory; stage 0's corpus is left as it is
+  multi=true; imb_split=imbalanced_multi; avg_split=average_voice_multi; exp_dir=${exp_dir}_multi
+  if [ "$export_demo" = true ]; then echo "run.sh: --export-demo true is for the one-rare set only" >&2; exit 2; fi
+fi
+voice_specs=$("$python" -c 'from levytts.data.offline_corpus import DEFAULT_VOICES; print("\n".join(DEFAULT_VOICES))')
+# the average-voice (encoder) voices: every corpus voice but the frequent and the rare one(s)
+others=$(sed -n 's/^\([^=]*\)=.*/\1/p' <<< "$voice_specs" | grep -v -x -F -f <(printf '%s\n' "$frequent" "${rare_names[@]}") | tr '\n' ' ')
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: build the synthetic corpus in $data_dir"
-  small_flag=""; [ "$small" = true ] && small_flag="--small"
+  corpus_rare=$rare; size_flags=(); [ "$small" = true ] && size_flags=(--small)
+  if [ "$small" = true ] && [ "$multi" = true ]; then
+    # --small keeps 3 voices; the multi-rare set needs the frequent, every rare and one average voice: the same
+    # small sizes (set above: rare and other voices alike 0.2 min) over those voices
+    corpus_rare=${rare_names[0]}; size_flags=(--voices)
+    for name in "$frequent" "${rare_names[@]}" "${others%% *}"; do
+      spec=$(grep -m 1 "^$name=" <<< "$voice_specs") || { echo "run.sh: --rare: $name is not a corpus voice" >&2; exit 2; }
+      size_flags+=("$spec")
+    done
+  fi
   "$python" tools/make_offline_corpus.py --out-dir "$data_dir" --seed "$seed" --jobs "$jobs" \
-    --frequent "$frequent" --rare "$rare" --minutes-frequent "$minutes_frequent" --minutes-rare "$minutes_rare" \
-    --minutes-other "$minutes_other" --n-test "$n_test" --n-val "$n_val" --sample-rate "$sample_rate" --hop-length "$hop_length" $small_flag
+    --frequent "$frequent" --rare "$corpus_rare" --minutes-frequent "$minutes_frequent" --minutes-rare "$minutes_rare" \
+    --minutes-other "$minutes_other" --n-test "$n_test" --n-val "$n_val" --sample-rate "$sample_rate" --hop-length "$hop_length" \
+    "${size_flags[@]}"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
-  log "stage 1: imbalanced split ($frequent ${minutes_frequent} min, $rare ${minutes_rare} min) and average-voice split"
-  "$levytts" data mix --source "filelist=$data_dir/all.txt" --minutes "$frequent=$minutes_frequent" "$rare=$minutes_rare" \
+  minutes_args=("$frequent=$minutes_frequent")
+  for i in "${!rare_names[@]}"; do minutes_args+=("${rare_names[$i]}=${rare_minutes[$i]}"); done
+  log "stage 1: $imb_split split (${minutes_args[*]} min) and $avg_split split"
+  if [ "$multi" = true ]; then
+    for name in "${rare_names[@]}"; do
+      grep -q -x -F "$name" "$data_dir/speakers.txt" || {
+        echo "run.sh: --rare: $name is not a speaker of $data_dir (speakers: $(tr '\n' ' ' < "$data_dir/speakers.txt"))" >&2; exit 2; }
+    done
+  fi
+  mix_out=$data_dir/$imb_split; [ "$multi" = true ] && mix_out=$data_dir/$imb_split.tmp
+  "$levytts" data mix --source "filelist=$data_dir/all.txt" --minutes "${minutes_args[@]}" \
     --held-out-texts "$data_dir/test_sentences.txt" --n-test "$n_test" --n-val "$n_val" --seed "$seed" \
-    --out-dir "$data_dir/imbalanced"
-  present=$(grep -x -f <(tr ' ' '\n' <<< "$others" | grep .) "$data_dir/speakers.txt" | sed 's/$/=all/' | tr '\n' ' ')
+    --out-dir "$mix_out"
+  if [ "$multi" = true ]; then  # the rare minutes are the point of the set: refuse a rare speaker short of them
+    short=$("$python" -c 'import json, sys; s = json.load(open(sys.argv[1]))["speakers"]
+print(" ".join("%s (%s of %s min)" % (k, v["train_minutes"], v["minutes_asked"]) for k, v in s.items() if v["short_of_target"]))' \
+      "$mix_out/summary.json")
+    if [ -n "$short" ]; then
+      rm -rf "$mix_out"
+      echo "run.sh: stage 1: the corpus has too little training speech of: $short; ask fewer minutes with --rare" >&2; exit 1
+    fi
+    rm -rf "$data_dir/$imb_split"; mv "$mix_out" "$data_dir/$imb_split"
+  fi
+  present=$({ grep -x -f <(tr ' ' '\n' <<< "$others" | grep .) "$data_dir/speakers.txt" || true; } | sed 's/$/=all/' | tr '\n' ' ')
+  [ -n "$present" ] || { echo "run.sh: stage 1: no corpus voice left for the $avg_split split" >&2; exit 2; }
   # shellcheck disable=SC2086  # one SPEAKER=all word per speaker
   "$levytts" data mix --source "filelist=$data_dir/all.txt" --minutes $present \
     --held-out-texts "$data_dir/test_sentences.txt" --n-test "$n_test" --n-val "$n_val" --seed "$seed" \
-    --out-dir "$data_dir/average_voice"
+    --out-dir "$data_dir/$avg_split"
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   log "stage 2: TextGrid durations vs mel lengths"
-  for split in imbalanced average_voice; do
+  for split in "$imb_split" "$avg_split"; do
     for list in train val test; do
       "$levytts" data durations "$data_dir/$split/filelists/$list.txt" --textgrid-dir "$data_dir/textgrids" \
         --sample-rate "$sample_rate" --hop-length "$hop_length"
@@ -122,8 +185,17 @@ fi
 # shellcheck source=../common/imbalanced_stages.sh
 source egs/common/imbalanced_stages.sh
 data_config=offline_imbalanced; enc_experiment=offline_avg_voice; dec_experiment=$decoder_experiment
-speakers="$frequent $rare"; test_split=imbalanced; overrides=""
+speakers="$frequent ${rare_names[*]}"; test_split=$imb_split; overrides=""
+split_summary="$data_dir/$imb_split/summary.json"   # training minutes per speaker for the tables
 [ "$small" = true ] && overrides="train.stats_items=20 train.checkpoint_every=2 train.batch_size=2 trainer.log_every_n_steps=1"
+if [ "$multi" = true ]; then  # the same corpus, speaker table and TextGrids; the *_multi splits
+  for list in train valid test; do
+    f=$list; [ "$list" = valid ] && f=val
+    overrides+=" data.${list}_filelist_path=$data_dir/$imb_split/filelists/$f.txt"
+  done
+  overrides+=" data.pretrain_train_filelist_path=$data_dir/$avg_split/filelists/train.txt"
+  overrides+=" data.pretrain_valid_filelist_path=$data_dir/$avg_split/filelists/val.txt"
+fi
 
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then stage_encoder; fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then stage_decoders; fi
@@ -142,19 +214,19 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
 fi
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   # the exported checkpoint exactly as `levytts synth` uses it (its stored defaults: ODE EI, N = 4, from T):
-  # every held-out test sentence of both trained speakers → WER / similarity / MCD, then RTF of `levytts synth`
+  # every held-out test sentence of the trained speakers → WER / similarity / MCD, then RTF of `levytts synth`
   demo_eval="$exp_dir/demo_eval"
   log "stage 9: check $demo_dst on the held-out test sentences → $demo_eval/report.md"
   mkdir -p "$demo_eval"
-  "$levytts" imbalanced test-list --filelist "$data_dir/imbalanced/filelists/test.txt" --per-speaker 1000 \
-    --speakers $frequent $rare --out "$demo_eval/list.txt"
+  "$levytts" imbalanced test-list --filelist "$data_dir/$imb_split/filelists/test.txt" --per-speaker 1000 \
+    --speakers $speakers --out "$demo_eval/list.txt"
   "$levytts" imbalanced synth --checkpoint "$demo_dst" --filelist "$demo_eval/list.txt" --out-dir "$demo_eval/synth" \
     --conditions ode:ei:4 --threads 2
   OMP_NUM_THREADS=1 "$levytts" eval --synth-dir "$demo_eval/synth" --filelist "$demo_eval/list.txt" --ref-dir "$PWD" \
     --no-f0 --out "$demo_eval/report.md" > "$demo_eval/eval.log" 2>&1 || { cat "$demo_eval/eval.log" >&2; exit 1; }
   cat "$demo_eval/report.md"
   for i in 1 2; do
-    "$levytts" synth --checkpoint "$demo_dst" --speaker "$rare" --threads 2 --out "$demo_eval/rtf_$i.wav" \
+    "$levytts" synth --checkpoint "$demo_dst" --speaker "${rare_names[-1]}" --threads 2 --out "$demo_eval/rtf_$i.wav" \
       --text "Hello there. The weather is nice today, so we will walk to the old harbour and back before lunch."
   done
 fi

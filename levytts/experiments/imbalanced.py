@@ -7,11 +7,14 @@ the training itself is `levytts train` and the scoring `levytts eval`:
     levytts imbalanced synth --checkpoint CKPT --filelist exp/x/test_list.txt --out-dir exp/x/synth/a1.5/seed0 \
         --conditions ode:euler:10 ode:euler:30 sde-e:ei:5 --seed 0
     levytts eval --synth-dir exp/x/synth/a1.5/seed0 --filelist exp/x/test_list.txt --out exp/x/eval/a1.5_seed0.md
-    levytts imbalanced table --eval-dir exp/x/eval --out docs/results/imbalanced_speakers.md --figures docs/figures
+    levytts imbalanced table --eval-dir exp/x/eval --out docs/results/imbalanced_speakers.md --figures docs/figures \
+        --speakers slt awb [--split-summary data/x/imbalanced/summary.json]
 
 ``synth`` writes ``<out-dir>/<sampler>_N<steps>/<utt_id>.wav`` (the layout `levytts eval` reads; the
 SDE-E directory is ``sde-e_ei_N<steps>``). ``table`` reads every ``<name>_seed<k>.csv`` summary that
-`levytts eval` wrote, with ``name`` = ``a<alpha>``, and reports mean ± spread over seeds.
+`levytts eval` wrote, with ``name`` = ``a<alpha>``, and reports mean ± spread over seeds, for one frequent and
+any number of rare speakers; from the per-utterance ``*_utts.csv`` it adds paired differences vs α = 2
+(similarity, per-sentence and corpus WER) with percentile bootstrap CIs over sentences.
 """
 from __future__ import annotations
 
@@ -212,56 +215,188 @@ def aggregate(rows: list[dict], metric: str) -> dict[tuple, tuple[float, float, 
     return {k: (float(np.mean(v)), float((max(v) - min(v)) / 2), len(v)) for k, v in groups.items()}
 
 
-def paired_differences(eval_dir: str | Path, base_alpha: float = 2.0, metric: str = "similarity") -> list[dict]:
-    """Per (condition, speaker, α ≠ base): the metric of α minus that of ``base_alpha`` on the SAME utterance
-    and synthesis seed (same text, same prior draw up to the noise law), from the ``*_utts.csv`` files.
+BOOTSTRAP_RESAMPLES = 2000  # resamples of sentences for the paired-difference confidence intervals
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
 
-    Returns rows: condition, speaker, alpha, n (pairs), mean_diff, se (standard error over pairs), wins
-    (pairs where α is better: higher similarity, lower otherwise).
-    """
-    values: dict[tuple, float] = {}
+
+def _read_utt_values(eval_dir: str | Path) -> dict[tuple, dict]:
+    """(condition, speaker, alpha, seed, utt) → the ``*_utts.csv`` row, for every status-ok synthesised utterance."""
+    values: dict[tuple, dict] = {}
     for path in sorted(Path(eval_dir).glob("*_utts.csv")):
         m = EVAL_NAME.match(path.stem[: -len("_utts")])
         if not m:
             continue
         with open(path, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                v = _num(row.get(metric))
-                if row["condition"] != "reference" and row.get("status") == "ok" and not math.isnan(v):
-                    values[(row["condition"], row["speaker"], float(m["alpha"]), int(m["seed"]), row["utt"])] = v
-    groups: dict[tuple, list[float]] = defaultdict(list)
-    for (cond, spk, alpha, seed, utt), v in values.items():
-        base = values.get((cond, spk, base_alpha, seed, utt))
-        if alpha != base_alpha and base is not None:
-            groups[(cond, spk, alpha)].append(v - base)
+                if row["condition"] != "reference" and row.get("status") == "ok":
+                    values[(row["condition"], row["speaker"], float(m["alpha"]), int(m["seed"]), row["utt"])] = row
+    return values
+
+
+def _utt_value(row: dict, metric: str) -> tuple[float, float]:
+    """(numerator, denominator) of one utterance's metric; per-sentence WER = word_errors / ref_words.
+    NaN numerator when the metric is missing (e.g. WER without ASR: ref_words 0)."""
+    if metric == "wer":
+        ref = _num(row.get("ref_words"))
+        err = _num(row.get("word_errors"))
+        return (err, ref) if ref > 0 and not math.isnan(err) else (math.nan, math.nan)
+    return _num(row.get(metric)), 1.0
+
+
+def bootstrap_ci(stat, n_units: int, n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                 level: float = CI_LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap CI: ``stat(idx)`` gets an (n_boot, n_units) array of unit indices drawn with
+    replacement (numpy ``default_rng(seed)``) and returns the statistic of each resample."""
+    idx = np.random.default_rng(seed).integers(0, n_units, size=(n_boot, n_units))
+    draws = np.asarray(stat(idx), dtype=float)
+    lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def _excludes_zero(lo: float, hi: float, tol: float = 1e-12) -> bool:
+    """The interval lies on one side of 0 (rounding noise around an exact 0 does not count)."""
+    return lo > tol or hi < -tol
+
+
+def paired_differences(eval_dir: str | Path, base_alpha: float = 2.0, metric: str = "similarity",
+                       n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED, level: float = CI_LEVEL) -> list[dict]:
+    """Per (condition, speaker, α ≠ base): the metric of α minus that of ``base_alpha`` on the SAME utterance
+    and synthesis seed (same text, same prior draw up to the noise law), from the ``*_utts.csv`` files.
+
+    ``metric``: a per-utterance column (``similarity``, ``similarity_other``, ``mcd_db``) or ``wer``
+    (per-sentence WER = word_errors / ref_words; rows also get the corpus-level WER difference,
+    Σ errors / Σ ref_words of α minus that of the base, over the same pairs).
+
+    Confidence intervals: 95 % (``level``) percentile bootstrap over SENTENCES: ``n_boot`` (2000) resamples
+    of the group's utterance ids with replacement, numpy ``default_rng(seed)`` (seed 0) restarted for every
+    group, so a group's interval does not depend on which other groups exist. A resampled sentence brings
+    all its seeds' pairs along (the seeds of one sentence are not independent). ``excludes_zero``: the
+    interval lies strictly on one side of 0. A group with a single sentence has no interval (NaN).
+
+    Pairing is by (condition, speaker, seed, utterance id); an utterance with a value under only one of
+    the two α (not synthesised, failed, or no value) is NOT silently dropped: it is listed in ``missing``
+    as ``utt@seed<k> (no α=<a>)``, and ``n`` counts the pairs actually used.
+
+    Returns rows, sorted by condition, speaker, α descending: condition, speaker, alpha, metric, n (pairs),
+    n_sentences, mean_diff, se (standard error over pairs), ci_low, ci_high, excludes_zero, wins (pairs where
+    α is better: higher similarity, lower otherwise), missing; for ``wer`` also base_corpus, alpha_corpus,
+    corpus_diff, corpus_ci_low, corpus_ci_high, corpus_excludes_zero.
+    """
+    values: dict[tuple, tuple[float, float]] = {}
+    for key, row in _read_utt_values(eval_dir).items():
+        num, den = _utt_value(row, metric)
+        if not math.isnan(num):
+            values[key] = (num, den)
+    groups: dict[tuple, dict] = defaultdict(lambda: {"pairs": defaultdict(list), "missing": []})
+    present = {k[:3] for k in values}  # (condition, speaker, alpha) with at least one value
+    alphas = {k[2] for k in values} - {base_alpha}
+    for (cond, spk, alpha, sd, utt), v in values.items():
+        if alpha == base_alpha:
+            for a in alphas:  # a base value without its α partner: reported where that α has the condition at all
+                if (cond, spk, a, sd, utt) not in values and (cond, spk, a) in present:
+                    groups[(cond, spk, a)]["missing"].append(f"{utt}@seed{sd} (no α={a:g})")
+            continue
+        base = values.get((cond, spk, base_alpha, sd, utt))
+        if base is None:
+            groups[(cond, spk, alpha)]["missing"].append(f"{utt}@seed{sd} (no α={base_alpha:g})")
+        else:
+            groups[(cond, spk, alpha)]["pairs"][utt].append((v, base))
+    lower_better = metric != "similarity" and metric != "similarity_other"
     out = []
-    for (cond, spk, alpha), d in sorted(groups.items(), key=lambda kv: (_condition_key(kv[0][0]), kv[0][1], -kv[0][2])):
-        d = np.asarray(d)
-        better = d > 0 if metric == "similarity" else d < 0
-        out.append({"condition": cond, "speaker": spk, "alpha": alpha, "n": len(d), "mean_diff": float(d.mean()),
-                    "se": float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan,
-                    "wins": int(better.sum())})
+    for (cond, spk, alpha), g in sorted(groups.items(), key=lambda kv: (_condition_key(kv[0][0]), kv[0][1], -kv[0][2])):
+        utts = sorted(g["pairs"])
+        row = {"condition": cond, "speaker": spk, "alpha": alpha, "metric": metric, "n": 0, "n_sentences": len(utts),
+               "mean_diff": math.nan, "se": math.nan, "ci_low": math.nan, "ci_high": math.nan, "excludes_zero": False,
+               "wins": 0, "missing": sorted(g["missing"]), "n_boot": n_boot, "level": level}
+        if utts:
+            # per sentence: Σ of per-pair differences and the pair count (seeds); for WER also Σ errors / Σ ref words
+            pairs = [g["pairs"][u] for u in utts]
+            diffs = np.array([a[0] / a[1] - b[0] / b[1] for p in pairs for a, b in p])
+            s = np.array([sum(a[0] / a[1] - b[0] / b[1] for a, b in p) for p in pairs])
+            c = np.array([len(p) for p in pairs], dtype=float)
+            # one sentence gives no interval (every resample is that sentence): left NaN, never "excludes 0"
+            lo, hi = bootstrap_ci(lambda idx: s[idx].sum(1) / c[idx].sum(1), len(utts), n_boot, seed, level) \
+                if len(utts) > 1 else (math.nan, math.nan)
+            better = diffs < 0 if lower_better else diffs > 0
+            row.update(n=len(diffs), mean_diff=float(diffs.mean()), ci_low=lo, ci_high=hi, excludes_zero=_excludes_zero(lo, hi),
+                       se=float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan,
+                       wins=int(better.sum()))
+            if metric == "wer":
+                ea, ra, eb, rb = (np.array([sum(x[i][j] for x in p) for p in pairs]) for i in (0, 1) for j in (0, 1))
+                corpus = ea.sum() / ra.sum() - eb.sum() / rb.sum()
+                clo, chi = bootstrap_ci(lambda idx: ea[idx].sum(1) / ra[idx].sum(1) - eb[idx].sum(1) / rb[idx].sum(1),
+                                        len(utts), n_boot, seed, level) if len(utts) > 1 else (math.nan, math.nan)
+                row.update(base_corpus=float(eb.sum() / rb.sum()), alpha_corpus=float(ea.sum() / ra.sum()),
+                           corpus_diff=float(corpus), corpus_ci_low=clo, corpus_ci_high=chi,
+                           corpus_excludes_zero=_excludes_zero(clo, chi))
+        out.append(row)
     return out
 
 
-def paired_markdown(rows: list[dict], speakers: list[str], base_alpha: float = 2.0) -> str:
-    """Table of paired similarity differences: cells ``Δ ± SE (wins/n)``."""
-    if not rows:
+def _ci_cell(mean: float, lo: float, hi: float, significant: bool, digits: int = 3) -> str:
+    if math.isnan(mean):
+        return "–"
+    if math.isnan(lo):
+        return f"{mean:+.{digits}f} [no CI: 1 sentence]"
+    text = f"{mean:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+    return f"**{text}**" if significant else text
+
+
+def paired_markdown(rows: list[dict], speakers: list[str], base_alpha: float = 2.0,
+                    wer_rows: list[dict] | None = None) -> str:
+    """Long table of paired differences vs ``base_alpha``: one line per condition × speaker × α with the mean
+    similarity difference [95 % bootstrap CI] (wins/pairs), and, from ``wer_rows``, the per-sentence and
+    corpus-level WER differences [CI]. Bold: the CI excludes 0. Missing pairs are counted per line and listed
+    (up to 5 ids) below the table. Speakers not in ``speakers`` are left out."""
+    if not rows and not wer_rows:
         return ""
-    alphas = sorted({r["alpha"] for r in rows}, reverse=True)
-    conds = sorted({r["condition"] for r in rows}, key=_condition_key)
-    index = {(r["condition"], r["speaker"], r["alpha"]): r for r in rows}
-    lines = [f"### Paired difference in GE2E similarity vs α = {base_alpha:g} (same utterance, same seed)", "",
-             "| condition | " + " | ".join(f"{s} α={a:g}" for s in speakers for a in alphas) + " |",
-             "|---|" + "---|" * (len(speakers) * len(alphas))]
-    for c in conds:
-        cells = []
-        for s in speakers:
-            for a in alphas:
-                r = index.get((c, s, a))
-                cells.append("–" if r is None else f"{r['mean_diff']:+.3f} ± {r['se']:.3f} ({r['wins']}/{r['n']})")
-        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    wer_index = {(r["condition"], r["speaker"], r["alpha"]): r for r in wer_rows or []}
+    sim_index = {(r["condition"], r["speaker"], r["alpha"]): r for r in rows}
+    keys = sorted({k for k in list(sim_index) + list(wer_index) if k[1] in speakers},
+                  key=lambda k: (_condition_key(k[0]), speakers.index(k[1]), -k[2]))
+    any_row = next(iter(rows or wer_rows))
+    n_boot, level = any_row.get("n_boot", BOOTSTRAP_RESAMPLES), any_row.get("level", CI_LEVEL)
+    lines = [f"### Paired differences vs α = {base_alpha:g} (same utterance, same seed)", "",
+             f"Mean of α − (α = {base_alpha:g}) over pairs, [{100 * level:g} % percentile bootstrap CI over sentences, "
+             f"{n_boot} resamples, seeded]; **bold**: the CI excludes 0. Similarity: higher is better (wins = pairs "
+             "where α is higher); WER: lower is better.", "",
+             "| condition | speaker | α | pairs | Δ similarity [CI] (wins) | Δ WER per sentence [CI] | Δ corpus WER [CI] | missing pairs |",
+             "|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for k in keys:
+        s, w = sim_index.get(k), wer_index.get(k)
+        sim = "–" if s is None else _ci_cell(s["mean_diff"], s["ci_low"], s["ci_high"], s["excludes_zero"]) + \
+            (f" ({s['wins']}/{s['n']})" if s["n"] else "")
+        wer = "–" if w is None else _ci_cell(w["mean_diff"], w["ci_low"], w["ci_high"], w["excludes_zero"])
+        corpus = "–" if w is None or "corpus_diff" not in w else \
+            _ci_cell(w["corpus_diff"], w["corpus_ci_low"], w["corpus_ci_high"], w["corpus_excludes_zero"])
+        missing = sorted(set((s or {}).get("missing", [])) | set((w or {}).get("missing", [])))
+        n = (s or w)["n"]
+        lines.append(f"| {k[0]} | {k[1]} | {k[2]:g} | {n} | {sim} | {wer} | {corpus} | {len(missing)} |")
+        if missing:
+            notes.append(f"- {k[0]} {k[1]} α={k[2]:g}: {len(missing)} unpaired: " + ", ".join(missing[:5])
+                         + (", …" if len(missing) > 5 else ""))
+    if notes:
+        lines += ["", "Unpaired utterances (left out of the differences above):", *notes]
     return "\n".join(lines + [""])
+
+
+def write_paired_csv(rows: list[dict], wer_rows: list[dict], out: str | Path) -> Path:
+    """Every paired-difference row (similarity and WER) as CSV; ``missing`` joined by ';'."""
+    from levytts.audio.io import atomic_write
+
+    columns = ["metric", "condition", "speaker", "alpha", "n", "n_sentences", "mean_diff", "se", "ci_low", "ci_high",
+               "excludes_zero", "wins", "base_corpus", "alpha_corpus", "corpus_diff", "corpus_ci_low", "corpus_ci_high",
+               "corpus_excludes_zero", "n_missing", "missing"]
+    out = Path(out)
+    with atomic_write(out) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+            w.writeheader()
+            for r in list(rows) + list(wer_rows):
+                w.writerow({**r, "n_missing": len(r["missing"]), "missing": ";".join(r["missing"])})
+    return out
 
 
 def _condition_key(name: str) -> tuple:
@@ -272,11 +407,18 @@ def _condition_key(name: str) -> tuple:
 
 def markdown_tables(rows: list[dict], speakers: list[str], metrics=(("similarity", "GE2E speaker similarity", 3),
                                                                     ("wer", "WER (pocketsphinx)", 3),
-                                                                    ("mcd_db", "MCD (dB) vs the reference render", 2))) -> str:
-    """One table per metric: rows = condition, columns = speaker × α; cells ``mean ± half-range``."""
+                                                                    ("mcd_db", "MCD (dB) vs the reference render", 2)),
+                    minutes: dict[str, float] | None = None) -> str:
+    """One table per metric: rows = condition, columns = speaker × α (any number of speakers); cells
+    ``mean ± half-range``. ``minutes`` (speaker → training minutes, :func:`read_split_minutes`) adds a
+    table of the speakers' training minutes first."""
     alphas = sorted({r["alpha"] for r in rows}, reverse=True)
     conds = sorted({r["condition"] for r in rows if r["condition"] != "reference"}, key=_condition_key)
     lines = []
+    if minutes:
+        lines += ["### Decoder training minutes per speaker", "", "| speaker | " + " | ".join(speakers) + " |",
+                  "|---|" + "---|" * len(speakers),
+                  "| minutes | " + " | ".join(_minutes_text(minutes.get(s)) for s in speakers) + " |", ""]
     for metric, title, digits in metrics:
         agg = aggregate(rows, metric)
         if not agg:
@@ -302,9 +444,24 @@ def markdown_tables(rows: list[dict], speakers: list[str], metrics=(("similarity
     return "\n".join(lines)
 
 
+def read_split_minutes(summary_json: str | Path) -> dict[str, float]:
+    """speaker → decoder-training minutes from the ``summary.json`` that `levytts data mix` writes."""
+    import json
+
+    with open(summary_json, encoding="utf-8") as f:
+        speakers = json.load(f)["speakers"]
+    return {spk: float(s["train_minutes"]) for spk, s in speakers.items()}
+
+
+def _minutes_text(value: float | None) -> str:
+    return "?" if value is None else f"{value:.3g} min"
+
+
 def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metric: str = "similarity",
-                    ylabel: str = "GE2E speaker similarity") -> Path:
-    """Metric vs N, one panel per (speaker, sampler), one line per α (error bars: half-range over seeds)."""
+                    ylabel: str = "GE2E speaker similarity", minutes: dict[str, float] | None = None) -> Path:
+    """Metric vs N, one panel per (speaker, sampler) — one row of panels per speaker, however many — one
+    line per α (error bars: half-range over seeds). ``minutes`` puts each speaker's training minutes in
+    the panel titles."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -339,7 +496,7 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
             ref = agg.get(("reference", spk, alphas[0]))
             if ref is not None and metric == "similarity":
                 ax.axhline(ref[0], color="grey", ls="--", lw=1, label="reference")
-            ax.set_title(f"{spk} — {smp}")
+            ax.set_title(f"{spk} ({_minutes_text(minutes.get(spk))}) — {smp}" if minutes else f"{spk} — {smp}")
             ax.set_xlabel("steps N")
             ax.set_ylabel(ylabel)
             ax.set_xscale("log")
@@ -352,18 +509,79 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
     return out
 
 
+def plot_vs_minutes(rows: list[dict], speakers: list[str], minutes: dict[str, float], out: str | Path,
+                    metric: str = "similarity", ylabel: str = "GE2E speaker similarity") -> Path:
+    """Metric vs the speaker's decoder-training minutes (log x), one panel per condition, one line per α
+    (error bars: half-range over seeds; points labelled with the speaker id)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from levytts.audio.io import atomic_write
+
+    agg = aggregate(rows, metric)
+    alphas = sorted({r["alpha"] for r in rows}, reverse=True)
+    conds = sorted({c for c, _, _ in agg if c != "reference"}, key=_condition_key)
+    spks = [s for s in speakers if s in minutes]
+    ncols = min(4, max(1, len(conds)))
+    nrows = max(1, math.ceil(len(conds) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= len(conds):
+            ax.axis("off")
+            continue
+        c = conds[k]
+        for a in alphas:
+            pts = sorted((minutes[s], s, agg[(c, s, a)]) for s in spks if (c, s, a) in agg)
+            if pts:
+                ax.errorbar([p[0] for p in pts], [p[2][0] for p in pts], yerr=[p[2][1] for p in pts], marker="o",
+                            capsize=3, label="Gaussian (α=2)" if a == 2.0 else f"α={a:g}")
+                if a == alphas[0]:
+                    for x, s, v in pts:
+                        ax.annotate(s, (x, v[0]), fontsize=7, textcoords="offset points", xytext=(3, 3))
+        ax.set_title(c)
+        ax.set_xlabel("decoder training minutes of the speaker")
+        ax.set_ylabel(ylabel)
+        ax.set_xscale("log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = Path(out)
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return out
+
+
 def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, speakers: list[str],
-                prefix: str = "imbalanced") -> dict[str, Path]:
-    """Tables (markdown fragment) and figures from the eval CSVs; returns the written paths."""
+                prefix: str = "imbalanced", split_summary: str | Path | None = None,
+                n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[str, Path]:
+    """Tables (markdown fragment), the paired differences vs α = 2 with bootstrap CIs (also as
+    ``<out stem>_paired.csv``) and figures from the eval CSVs; returns the written paths.
+
+    Any number of speakers (one frequent and several rare ones). ``split_summary``: the decoder split's
+    ``summary.json`` (`levytts data mix`): adds the training minutes per speaker to the tables and figure
+    titles, and ``<prefix>_<metric>_vs_minutes.png`` (metric vs training minutes per α and condition)."""
     from levytts.audio.io import atomic_write
 
     rows = read_eval_csvs(eval_dir)
+    minutes = read_split_minutes(split_summary) if split_summary else None
     figures_dir = Path(figures_dir)
     paths = {"table": Path(out)}
     for metric, label in (("similarity", "GE2E speaker similarity"), ("wer", "WER"), ("mcd_db", "MCD (dB)")):
-        paths[metric] = plot_similarity(rows, speakers, figures_dir / f"{prefix}_{metric}.png", metric, label)
+        if not aggregate(rows, metric):  # e.g. no MCD when eval ran without reference renders
+            continue
+        paths[metric] = plot_similarity(rows, speakers, figures_dir / f"{prefix}_{metric}.png", metric, label, minutes)
+    if minutes:
+        for metric, label in (("similarity", "GE2E speaker similarity"), ("wer", "WER")):
+            if aggregate(rows, metric):
+                paths[f"{metric}_vs_minutes"] = plot_vs_minutes(
+                    rows, speakers, minutes, figures_dir / f"{prefix}_{metric}_vs_minutes.png", metric, label)
+    sim = paired_differences(eval_dir, metric="similarity", n_boot=n_boot, seed=seed)
+    wer = paired_differences(eval_dir, metric="wer", n_boot=n_boot, seed=seed)
+    paths["paired_csv"] = write_paired_csv(sim, wer, paths["table"].with_name(paths["table"].stem + "_paired.csv"))
     with atomic_write(paths["table"]) as tmp:
-        tmp.write_text(markdown_tables(rows, speakers) + "\n" + paired_markdown(paired_differences(eval_dir), speakers),
+        tmp.write_text(markdown_tables(rows, speakers, minutes=minutes) + "\n" + paired_markdown(sim, speakers, wer_rows=wer),
                        encoding="utf-8")
     return paths
 
@@ -411,6 +629,12 @@ def add_arguments(parser) -> None:
     p.add_argument("--figures", required=True, help="directory for <prefix>_{similarity,wer,mcd_db}.png")
     p.add_argument("--speakers", nargs="+", required=True, help="speaker ids in table order (e.g. frequent rare)")
     p.add_argument("--prefix", default="imbalanced")
+    p.add_argument("--split-summary", default=None,
+                   help="the decoder split's summary.json (levytts data mix): training minutes per speaker in the "
+                        "tables and titles, plus <prefix>_{similarity,wer}_vs_minutes.png")
+    p.add_argument("--bootstrap", type=positive_int, default=BOOTSTRAP_RESAMPLES,
+                   help="bootstrap resamples of sentences for the paired-difference CIs (default %(default)s)")
+    p.add_argument("--bootstrap-seed", type=seed_int, default=BOOTSTRAP_SEED)
 
 
 def main(args) -> int:
@@ -426,6 +650,7 @@ def main(args) -> int:
         print(mel_steps_figure(args.checkpoint, args.text, args.speaker, args.out, args.steps, args.sampler, args.solver,
                                args.eta, args.seed, args.reference, args.t_start))
     else:
-        paths = write_table(args.eval_dir, args.out, args.figures, args.speakers, args.prefix)
+        paths = write_table(args.eval_dir, args.out, args.figures, args.speakers, args.prefix, args.split_summary,
+                            args.bootstrap, args.bootstrap_seed)
         print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0
