@@ -17,6 +17,7 @@ import torch
 
 from levytts.levy.oracle import DiracMixtureOracle
 from levytts.levy.process import LevyVP
+from levytts.levy import StableNoise
 from levytts.levy.sampling import sample, time_grid
 
 
@@ -31,10 +32,10 @@ def run_study(alpha: float, n: int, seed: int, runs: list[tuple[str, str, int, f
     oracle = DiracMixtureOracle([-1.0, 1.0], [0.9, 0.1], proc)
     out = {}
     for label, sampler, steps, eta in runs:
-        g = torch.Generator().manual_seed(seed)
-        x_T = proc.prior((n, 1), generator=g, dtype=torch.float64)
-        out[label] = sample(oracle, x_T, proc, steps=steps, sampler=sampler, solver="ei", eta=eta, generator=g,
-                            t_eps=t_eps).flatten()
+        noise = StableNoise(proc.alpha, generators=torch.Generator().manual_seed(seed))
+        x_T = proc.prior((n, 1), dtype=torch.float64, noise=noise)
+        out[label] = sample(oracle, x_T, time_grid(steps, proc.T, t_eps=t_eps), process=proc, sampler=sampler,
+                            solver="ei", eta=eta, noise=noise).flatten()
     return proc, oracle, out
 
 
@@ -87,16 +88,18 @@ def main(args: argparse.Namespace) -> int:
     g = torch.Generator().manual_seed(args.seed + 1)
     n_paths = 6
     x0 = torch.where(torch.arange(n_paths) < 5, -1.0, 1.0).to(torch.float64)
-    fwd_times = time_grid(200, "uniform", float(proc.T), 1e-3)[::-1]
+    rev_times = time_grid(200, proc.T, t_eps=1e-3).tolist()
+    fwd_times = rev_times[::-1]
     fwd = forward_paths(proc, x0, fwd_times, g)
     for ax, (label, sampler, eta) in zip(axes[1], [("η = 1 (SDE-A)", "sde-a", 1.0), ("η = 0.2 (SDE-E)", "sde-e", 0.2),
                                                    ("η = 0 (ODE)", "ode", 0.0)]):
         x_T = fwd[-1][:, None]
-        _, traj = sample(oracle, x_T, proc, steps=200, sampler=sampler, solver="ei", eta=eta, generator=g,
-                         return_trajectory=True, denoise_last=False)
+        traj = [x_T]
+        sample(oracle, x_T, rev_times, process=proc, sampler=sampler, solver="ei", eta=eta,
+               noise=StableNoise(proc.alpha, generators=g), callback=lambda d: traj.append(d["x"]), denoise_last=False)
         rev = torch.stack([x.flatten() for x in traj])
         ax.plot(fwd_times, fwd.clamp(-4, 4).numpy(), lw=0.8)
-        ax.plot([2 * float(proc.T) - t for t in time_grid(200, "uniform", float(proc.T), 1e-3)],
+        ax.plot([2 * float(proc.T) - t for t in rev_times],
                 rev.clamp(-4, 4).numpy(), lw=0.8)
         ax.axvline(float(proc.T), color="k", lw=0.5)
         ax.set_title(f"forward | reverse, {label}")

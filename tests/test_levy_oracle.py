@@ -7,7 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from levytts.levy import LevyVP, sample
+from levytts.levy import LevyVP
+from levytts.levy.compat import sample
 from levytts.levy.oracle import DiracMixtureOracle, log_density_table, radial_log_density
 
 

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from levytts.levy import DLPM, LevyVP, dlim_sample, dlpm_sample, eta_schedule, sample, time_grid
+from levytts.levy import DLPM, LevyVP, eta_schedule
+from levytts.levy.compat import dlim_sample, dlpm_sample, sample, time_grid
 
 
 def eps_fn_linear(x, t):

@@ -107,3 +107,37 @@ def save_wav(path: str | os.PathLike, audio, sr: int, subtype: str = "PCM_16") -
     with atomic_write(path) as tmp:
         sf.write(str(tmp), audio, int(sr), subtype=subtype, format="WAV")
     return path
+
+
+STREAM_SIZE_UNKNOWN = 0xFFFFFFFF  # RIFF and data sizes of a WAV written to a pipe (ffmpeg's convention)
+
+
+def wav_stream_header(sample_rate: int) -> bytes:
+    """The 44-byte header of a mono 16-bit PCM WAV stream of unknown length (``levytts synth --out -``).
+
+    RIFF/WAVE, a 16-byte ``fmt `` chunk (PCM, 1 channel, ``sample_rate``, 16 bits), then a ``data`` chunk; the
+    RIFF and data sizes are 0xFFFFFFFF (unknown, as ffmpeg writes to a pipe), so a reader takes samples until the
+    stream ends. The samples that follow are :func:`pcm16_bytes`."""
+    import struct
+
+    sr = int(sample_rate)
+    return (b"RIFF" + struct.pack("<I", STREAM_SIZE_UNKNOWN) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16)
+            + b"data" + struct.pack("<I", STREAM_SIZE_UNKNOWN))
+
+
+def pcm16_bytes(audio) -> bytes:
+    """Mono float audio → little-endian 16-bit PCM bytes, clipped to [-1, 1] and converted by libsndfile exactly
+    as :func:`save_wav` writes them (so a stream and a file of the same audio hold the same samples)."""
+    import io
+
+    import soundfile as sf
+
+    if hasattr(audio, "detach"):
+        audio = audio.detach().cpu().numpy()
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("refusing to write audio with NaN/inf samples")
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(audio, -1.0, 1.0), 8000, subtype="PCM_16", format="RAW", endian="LITTLE")
+    return buf.getvalue()

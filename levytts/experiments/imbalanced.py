@@ -10,11 +10,12 @@ the training itself is `levytts train` and the scoring `levytts eval`:
     levytts imbalanced table --eval-dir exp/x/eval --out docs/results/imbalanced_speakers.md --figures docs/figures \
         --speakers slt awb [--split-summary data/x/imbalanced/summary.json]
 
-``synth`` writes ``<out-dir>/<sampler>_N<steps>/<utt_id>.wav`` (the layout `levytts eval` reads; the
-SDE-E directory is ``sde-e_ei_N<steps>``). ``table`` reads every ``<name>_seed<k>.csv`` summary that
-`levytts eval` wrote, with ``name`` = ``a<alpha>``, and reports mean ± spread over seeds, for one frequent and
-any number of rare speakers; from the per-utterance ``*_utts.csv`` it adds paired differences vs α = 2
-(similarity, per-sentence and corpus WER) with percentile bootstrap CIs over sentences.
+``synth`` writes ``<out-dir>/<dirname>/<utt_id>.wav``, ``dirname`` = :attr:`levytts.levy.spec.SamplerSpec.dirname`
+of each condition (the ``<sampler>_N<steps>`` layout `levytts eval` reads: ``ode_N10``, ``sde-e_ei_N5``).
+``table`` reads every ``<name>_seed<k>.csv`` summary that `levytts eval` wrote, with ``name`` = ``a<alpha>``, and
+reports mean ± spread over seeds, for one frequent and any number of rare speakers; from the per-utterance
+``*_utts.csv`` it adds paired differences vs α = 2 (similarity, per-sentence and corpus WER) with percentile
+bootstrap CIs over sentences.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from levytts.eval.report import CONDITION_PATTERN  # the `<sampler>_N<steps>` directory names `levytts eval` reads
+from levytts.levy.spec import EtaSpec, SamplerSpec
 
 # the paper's grid (Table 5: ODE Euler N = 30, 50, 100) plus N = 10, and the exact SDE with the exponential integrator
 DEFAULT_CONDITIONS = ("ode:euler:10", "ode:euler:30", "ode:euler:50", "ode:euler:100",
@@ -39,27 +41,36 @@ EVAL_NAME = re.compile(r"^a(?P<alpha>[0-9.]+)_seed(?P<seed>\d+)$")
 MU_ONLY = "mu"  # control condition: the encoder's average-voice mel μ vocoded directly (no decoder)
 
 
+def condition_spec(spec) -> SamplerSpec | None:
+    """A condition's :class:`~levytts.levy.spec.SamplerSpec` (``SAMPLER[:SOLVER]:N[:ETA]``), None for ``mu``.
+
+    One-line ValueError naming the form for anything else (DLPM samplers included: the TTS decoder is a LévyVP
+    model)."""
+    if spec == MU_ONLY:
+        return None
+    parsed = SamplerSpec.parse(spec, what="condition")
+    if parsed.is_dlpm:
+        raise ValueError(f"bad condition {spec!r}: the TTS decoder samples with ode, sde-a or sde-e; give "
+                         "SAMPLER:SOLVER:N[:ETA], e.g. ode:euler:10 or sde-e:ei:20:popov(0.3,0.3)")
+    return parsed
+
+
 def parse_condition(spec: str) -> tuple[str, str, int]:
-    """``sampler:solver:N`` (or ``sampler:N`` with the Euler solver) → (sampler, solver, N).
+    """``sampler:solver:N[:eta]`` (or ``sampler:N`` with the Euler solver) → (sampler, solver, N).
 
     ``mu`` is the no-decoder control → ("mu", "", 0): the speaker-independent μ through the vocoder.
+    The parsing is :meth:`SamplerSpec.parse` (:func:`condition_spec` keeps the η too).
     """
-    if spec == MU_ONLY:
-        return MU_ONLY, "", 0
-    parts = spec.split(":")
-    try:
-        if len(parts) in (2, 3) and int(parts[-1]) >= 1:
-            return parts[0], parts[1] if len(parts) == 3 else "euler", int(parts[-1])
-    except ValueError:
-        pass
-    raise ValueError(f"bad condition {spec!r}: give SAMPLER:SOLVER:N with N >= 1, e.g. ode:euler:10 or sde-e:ei:20")
+    parsed = condition_spec(spec)
+    return (MU_ONLY, "", 0) if parsed is None else (parsed.sampler, parsed.solver, parsed.steps)
 
 
-def condition_dir(sampler: str, solver: str, steps: int) -> str:
-    """Directory name read by `levytts eval`: ``ode_N10`` (Euler ODE), ``sde-e_ei_N5`` otherwise, ``mu_only``."""
+def condition_dir(sampler: str, solver: str, steps: int, eta=None) -> str:
+    """Directory name read by `levytts eval`: :attr:`SamplerSpec.dirname` (``ode_N10`` for the Euler ODE,
+    ``sde-e_ei_N5``, an η tag when the condition names its η), ``mu_only`` for the control."""
     if sampler == MU_ONLY:
         return "mu_only"
-    return f"{sampler}_N{steps}" if (sampler, solver) == ("ode", "euler") else f"{sampler}_{solver}_N{steps}"
+    return SamplerSpec(sampler, solver, steps, eta).dirname
 
 
 def select_test_list(filelist: str | Path, out: str | Path, per_speaker: int, speakers: list[str] | None = None) -> list:
@@ -98,37 +109,43 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
                log=print) -> dict[str, float]:
     """Synthesise every utterance of ``filelist`` (its text and speaker) under every condition.
 
-    The batch for one condition shares one generator seeded with ``seed`` (so the same seed gives the same
-    prior draws for every α and N). Writes ``out_dir/<condition>/<utt_id>.wav``; an existing wav is kept
-    (resumable). ``t_start``: start the reverse process at t_start < T (see LevyTTS.synthesise; default: the
-    checkpoint's stored default, else T). Returns seconds spent per condition.
+    ``conditions``: :class:`SamplerSpec` texts (``SAMPLER[:SOLVER]:N[:ETA]``) or ``mu``; ``eta`` is the η of an
+    SDE-E condition that names none. Each utterance has its own generator, seeded by its position i in
+    ``filelist`` (:func:`levytts.levy.sample_seeds`: ``seed`` for i = 0), the same for every condition and α: a
+    wav depends on (seed, utterance) only, not on ``batch_size``, the other utterances of its batch or which
+    wavs already exist. Writes ``out_dir/<spec.dirname>/<utt_id>.wav``; an existing wav is kept (resumable).
+    ``t_start``: start the reverse process at t_start < T (see LevyTTS.synthesise; default: the checkpoint's
+    stored default, else T). Returns seconds spent per condition.
     """
     from levytts.audio.io import save_wav
     from levytts.data import read_filelist
+    from levytts.levy import sample_generators
     from levytts.tts.synth import parse_eta
 
+    parse_eta(eta)  # a bad --eta fails before any work
     utts = read_filelist(filelist)
     tts = load_tts(checkpoint, vocoder, device)
     for u in utts:
         tts.speaker_id(u.speaker)  # unknown speaker → clear error before any work
+    position = {id(u): i for i, u in enumerate(utts)}  # the per-utterance seed index
     out_dir = Path(out_dir)
     timings = {}
-    for spec in conditions:
-        sampler, solver, steps = parse_condition(spec)
-        cdir = out_dir / condition_dir(sampler, solver, steps)
+    for text in conditions:
+        spec = condition_spec(text)
+        mu_only = spec is None
+        cdir = out_dir / ("mu_only" if mu_only else spec.dirname)
         todo = [u for u in utts if not (cdir / f"{u.utt_id}.wav").is_file()]
         t0 = time.perf_counter()
-        gen = torch.Generator(device=tts.device).manual_seed(int(seed))
+        run = SamplerSpec("ode", "euler", 1) if mu_only else spec.with_eta(EtaSpec.parse(eta))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start: start + batch_size]
             ids, lengths = tts.texts_to_batch([u.text for u in chunk])
             spk = torch.tensor([tts.speaker_id(u.speaker) for u in chunk])
-            mu_only = sampler == MU_ONLY
+            gens = [sample_generators(int(seed), 1, start=position[id(u)], device=tts.device)[0] for u in chunk]
             out = tts.model.synthesise(ids.to(tts.device), lengths.to(tts.device), spk.to(tts.device),
-                                       steps=1 if mu_only else steps, sampler="ode" if mu_only else sampler,
-                                       solver="euler" if mu_only else solver,
-                                       eta=parse_eta(eta) if sampler == "sde-e" else 0.0,
-                                       generator=gen, t_start=tts.defaults["t_start"] if t_start is None else t_start,
+                                       steps=run.steps, sampler=run.sampler, solver=run.solver,
+                                       eta=0.0 if run.eta is None else run.eta,
+                                       generator=gens, t_start=tts.defaults["t_start"] if t_start is None else t_start,
                                        temperature=tts.defaults["temperature"] if temperature is None else temperature)
             for b, u in enumerate(chunk):
                 mel = out["mu" if mu_only else "mel"][b: b + 1, :, : int(out["mel_lengths"][b])]
@@ -602,7 +619,9 @@ def add_arguments(parser) -> None:
     p.add_argument("--filelist", required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--conditions", nargs="+", type=validated(parse_condition), default=list(DEFAULT_CONDITIONS),
-                   help="SAMPLER:SOLVER:N items, or mu (the encoder μ vocoded, no decoder: a control) (default: ODE Euler N=10,30,50,100 and SDE-E EI N=5,10,20)")
+                   help="sampler specs SAMPLER:SOLVER:N[:ETA] (e.g. ode:euler:10, sde-e:ei:20:popov(0.3,0.3); an SDE-E spec without "
+                        "ETA takes --eta), or mu (the encoder μ vocoded, no decoder: a control); each writes <out-dir>/<dirname> "
+                        "(ode_N10, sde-e_ei_N20, ...) (default: ODE Euler N=10,30,50,100 and SDE-E EI N=5,10,20)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--eta", type=validated(parse_eta), default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
     p.add_argument("--vocoder", default="universal")

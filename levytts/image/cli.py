@@ -188,6 +188,7 @@ def sample_grid(cfg) -> None:
 
     from levytts.image.data import load_npz, save_npz, to_uint8
     from levytts.image.sampling import entry_name, generate, grid_entries, save_png
+    from levytts.levy import sample_generators
 
     s, dev = cfg.sampler, _device(cfg)
     run_dir = Path(cfg.run_dir)
@@ -203,7 +204,6 @@ def sample_grid(cfg) -> None:
         if out.is_file() and not s.overwrite:
             _log(f"{name}: exists, skipped")
             continue
-        g = torch.Generator(device=dev).manual_seed(int(s.seed))
         rng = np.random.default_rng(int(s.seed))
         imgs, labs, t0 = [], [], time.time()
         for i in range(0, s.n_samples, s.batch_size):
@@ -213,6 +213,8 @@ def sample_grid(cfg) -> None:
                 p = freq if s.labels == "train" else np.full(cfg.data.num_classes, 1 / cfg.data.num_classes)
                 y = torch.from_numpy(rng.choice(cfg.data.num_classes, size=b, p=p)).to(dev)
                 labs.append(y.cpu().numpy())
+            # one generator per image, seeded by its index: image i depends on (seed, i) only, not on batch_size
+            g = sample_generators(int(s.seed), b, start=i, device=dev)
             x = generate(net, model.proc, (b, *shape), sampler, solver, steps, eta=s.eta, grid=s.grid, t_eps=s.t_eps,
                          y=y, generator=g, clip_denoised=s.clip_denoised, a_max=s.a_max)
             imgs.append(to_uint8(x).cpu().numpy())

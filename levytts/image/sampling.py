@@ -3,9 +3,12 @@
 Grid: {SDE-A, SDE-E, ODE} × {euler (Euler–Maruyama), ei (exponential integrator)} × N steps for a LIM
 model, and {DLPM (stochastic), DLIM (η = 0)} × N for a DLPM model. All steps are done by
 :func:`levytts.levy.sample`, :func:`levytts.levy.dlpm_sample` and :func:`levytts.levy.dlim_sample`.
+Entry names (sample files, metrics.json keys) stay ``<sampler>_<solver>_<N>`` / ``<sampler>_<N>``
+(:func:`entry_name`); :meth:`levytts.levy.spec.SamplerSpec.from_dirname` reads them.
 
-η_t for SDE-E is Popov et al. eq. 22 (:func:`levytts.levy.eta_schedule`) with (η, δ) from
-:data:`POPOV_TABLE6` and t0 from their App. B (0.7 / 0.85 / 0.95 for α = 1.8 / 1.5 / 1.2).
+η_t for SDE-E (config ``sampler.eta``, read by :class:`levytts.levy.spec.EtaSpec`) defaults to ``preset``:
+Popov et al. eq. 22 (:func:`levytts.levy.eta_schedule`) with (η, δ) from :data:`POPOV_TABLE6` and t0 from their
+App. B (0.7 / 0.85 / 0.95 for α = 1.8 / 1.5 / 1.2).
 Only the EI-500 column of their Table 6 reads cleanly in our copy ((0.10, 0.10) for every α); the
 other entries are our reading of a garbled extraction (15 pairs in column order) and are starting
 points to re-tune, not the paper's verified values.
@@ -19,49 +22,20 @@ from typing import Callable
 import numpy as np
 import torch
 
-from levytts.levy import DLPM, dlim_sample, dlpm_sample, eta_schedule, power_eta, sample
-
-#: (η, δ) per α and (solver, N): EI-500 is the paper's clean column; the rest is a tentative reading.
-POPOV_TABLE6 = {
-    1.8: {("euler", 20): (0.10, 0.10), ("euler", 50): (0.10, 1.00), ("ei", 20): (0.60, 1.00),
-          ("ei", 50): (0.10, 1.00), ("ei", 500): (0.10, 0.10)},
-    1.5: {("euler", 20): (0.10, 0.10), ("euler", 50): (0.25, 0.25), ("ei", 20): (0.10, 1.00),
-          ("ei", 50): (0.70, 1.00), ("ei", 500): (0.10, 0.10)},
-    1.2: {("euler", 20): (0.15, 0.15), ("euler", 50): (0.15, 1.00), ("ei", 20): (0.01, 1.00),
-          ("ei", 50): (0.05, 1.00), ("ei", 500): (0.10, 0.10)},
-}
-#: t0 of eq. 22 per α (Popov et al. App. B).
-POPOV_T0 = {1.8: 0.7, 1.5: 0.85, 1.2: 0.95}
-
-
-def eta_preset(alpha: float, solver: str, steps: int) -> tuple[float, float, float]:
-    """(η, δ, t0) for SDE-E from :data:`POPOV_TABLE6` at the nearest tabulated α and N (same solver)."""
-    a = min(POPOV_TABLE6, key=lambda k: abs(k - alpha))
-    table = POPOV_TABLE6[a]
-    solver = solver if any(s == solver for s, _ in table) else "ei"
-    n = min((n for s, n in table if s == solver), key=lambda n: abs(math.log(n) - math.log(steps)))
-    eta, delta = table[(solver, n)]
-    return eta, delta, POPOV_T0[a]
+from levytts.levy import DLPM, StableNoise, dlim_sample, dlpm_sample, sample, time_grid
+# Popov et al.'s Table 6 / App. B presets live with the η parser (levytts.levy.spec); re-exported here.
+from levytts.levy.spec import POPOV_T0, POPOV_TABLE6, EtaSpec, eta_preset  # noqa: F401
 
 
 def make_eta(spec, alpha: float, solver: str, steps: int, T: float) -> Callable[[float], float]:
-    """η_t callable from a config entry.
+    """η_t callable from a config entry, read by the one η parser (:class:`levytts.levy.spec.EtaSpec`).
 
-    ``spec``: ``"preset"`` (Table 6 / App. B, see :func:`eta_preset`), ``"power"`` (t^{1/5}, their
-    imbalanced-CIFAR choice), a number (constant η) or a dict ``{eta, delta, t0, c}`` for eq. 22.
-    The ramp of eq. 22 ends at the process' T.
+    ``spec``: ``"preset"`` (Table 6 / App. B, see :func:`eta_preset`), ``"power"`` / ``"power(P)"`` (t^P; t^{1/5}
+    is their imbalanced-CIFAR choice), a number (a CONSTANT η_t), ``"popov(ETA,DELTA[,T0])"`` or a dict
+    ``{eta, delta, t0, c}`` for eq. 22. The ramp of eq. 22 ends at the process' T.
     """
-    if spec == "preset":
-        eta, delta, t0 = eta_preset(alpha, solver, steps)
-        return eta_schedule(eta, delta, t0=t0, T=T)
-    if spec == "power":
-        return power_eta(0.2)
-    if isinstance(spec, (int, float)):
-        return eta_schedule(float(spec), float(spec), t0=0.5 * T, T=T)
-    if hasattr(spec, "get"):
-        return eta_schedule(float(spec["eta"]), float(spec.get("delta", spec["eta"])), t0=float(spec.get("t0", 0.7)),
-                            T=T, c=float(spec.get("c", 20.0)))
-    raise ValueError(f"eta must be 'preset', 'power', a number or {{eta, delta, t0}}, got {spec!r}")
+    value = EtaSpec.parse(spec).schedule(T, alpha=alpha, solver=solver, steps=steps)
+    return value if callable(value) else (lambda _t, _e=float(value): _e)
 
 
 def grid_entries(kind: str, samplers, solvers, steps, dlpm_samplers=("dlpm", "dlim"), skip=()) -> list[tuple[str, str, int]]:
@@ -114,7 +88,7 @@ def make_eps_fn(net: torch.nn.Module, y: torch.Tensor | None = None, proc=None, 
 @torch.no_grad()
 def generate(net: torch.nn.Module, proc, shape, sampler: str, solver: str, steps: int, eta="preset",
              grid: str = "uniform", t_eps: float = 1e-3, y: torch.Tensor | None = None,
-             generator: torch.Generator | None = None, clip: bool = True, clip_denoised: bool = False,
+             generator=None, clip: bool = True, clip_denoised: bool = False,
              a_max: float | None = None) -> torch.Tensor:
     """Draw one batch of images.
 
@@ -127,6 +101,8 @@ def generate(net: torch.nn.Module, proc, shape, sampler: str, solver: str, steps
         steps: N.
         eta: SDE-E η_t spec (see :func:`make_eta`).
         y: labels (B,) for a class-conditional net, or None.
+        generator: None, one torch.Generator for the batch, or one per image
+            (:func:`levytts.levy.sample_generators`: image b then depends on its own seed only).
         clip_denoised: clip x̂0 to [-1, 1] inside every ε̂ evaluation (see :func:`make_eps_fn`).
         a_max: truncation of the mixing variable A of the prior and of each step's noise (LIM samplers;
             the official codes reject A ≥ 20); None = no truncation.
@@ -136,18 +112,21 @@ def generate(net: torch.nn.Module, proc, shape, sampler: str, solver: str, steps
     eps_fn = make_eps_fn(net, y, proc, clip_denoised)
     device = next(net.parameters()).device
     if isinstance(proc, DLPM):
-        if sampler == "dlpm":
-            x = dlpm_sample(eps_fn, shape, proc, steps=steps, generator=generator, device=device)
-        elif sampler == "dlim":
-            x_T = float(proc.sigma_bar[-1]) * proc.noise(shape, generator=generator, device=device)
-            x = dlim_sample(eps_fn, x_T, proc, steps=steps, eta=0.0, generator=generator)
-        else:
+        if sampler not in ("dlpm", "dlim"):
             raise ValueError(f"a DLPM model samples with 'dlpm' or 'dlim', got {sampler!r}")
+        noise, ks = StableNoise(proc.alpha, generators=generator), proc.indices(steps)
+        if sampler == "dlpm":
+            x_T = proc.prior(shape, device=device, noise=noise, steps=steps)
+            x = dlpm_sample(eps_fn, x_T, ks, process=proc, noise=noise)
+        else:
+            x = dlim_sample(eps_fn, proc.prior(shape, device=device, noise=noise), ks, process=proc, eta=0.0,
+                            noise=noise)
     else:
         eta_fn = make_eta(eta, proc.alpha, solver, steps, float(proc.T)) if sampler == "sde-e" else 0.0
-        x_T = proc.prior(shape, generator=generator, device=device, a_max=a_max)
-        x = sample(eps_fn, x_T, proc, steps=steps, sampler=sampler, solver=solver, eta=eta_fn, grid=grid,
-                   t_eps=t_eps, generator=generator, a_max=a_max)
+        noise = StableNoise(proc.alpha, a_max=a_max, generators=generator)
+        x_T = proc.prior(shape, device=device, noise=noise)
+        x = sample(eps_fn, x_T, time_grid(steps, proc.T, kind=grid, t_eps=t_eps, proc=proc), process=proc,
+                   sampler=sampler, solver=solver, eta=eta_fn, noise=noise)
     x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
     return x.clamp(-1, 1) if clip else x
 

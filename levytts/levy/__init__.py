@@ -8,9 +8,18 @@ from levytts.levy.losses import (
     median_of_means,
     per_sample_loss,
 )
-from levytts.levy.noise import STRUCTURES, isotropic_stable, positive_stable, stable
+from levytts.levy.noise import (
+    STRUCTURES,
+    StableNoise,
+    isotropic_stable,
+    positive_stable,
+    sample_generators,
+    sample_seeds,
+    stable,
+)
 from levytts.levy.process import DLPM, LevyVP
 from levytts.levy.sampling import (
+    DLPM_SAMPLERS,
     GRIDS,
     SAMPLERS,
     SOLVERS,
@@ -21,10 +30,11 @@ from levytts.levy.sampling import (
     sample,
     time_grid,
 )
+from levytts.levy.spec import EtaSpec, SamplerSpec, eta_preset
 
 __all__ = [
-    "DLPM", "GRIDS", "LOSSES", "LevyVP", "PREDICTIONS", "SAMPLERS", "SOLVERS", "STRUCTURES", "denoising_loss", "dlim_sample",
-    "edm_denoiser",
-    "dlpm_sample", "eps_loss", "eta_schedule", "isotropic_stable", "median_of_means", "per_sample_loss",
-    "positive_stable", "power_eta", "sample", "stable", "time_grid",
+    "DLPM", "DLPM_SAMPLERS", "EtaSpec", "GRIDS", "LOSSES", "LevyVP", "PREDICTIONS", "SAMPLERS", "SOLVERS",
+    "STRUCTURES", "SamplerSpec", "StableNoise", "denoising_loss", "dlim_sample", "dlpm_sample", "edm_denoiser",
+    "eps_loss", "eta_preset", "eta_schedule", "isotropic_stable", "median_of_means", "per_sample_loss",
+    "positive_stable", "power_eta", "sample", "sample_generators", "sample_seeds", "stable", "time_grid",
 ]

@@ -286,3 +286,126 @@ def isotropic_stable(
         eps = g.mul_((2.0 * a).sqrt().to(dtype))  # in place: no second full-size allocation
         _require_finite(eps, f"isotropic_stable(alpha={alpha}, dtype={dtype})")
     return (eps, a) if return_a else eps
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise for the samplers: one object, injected (docs/design.md §4, "Sampler API")
+# ---------------------------------------------------------------------------------------------
+_SEED_STRIDE = 0x9E3779B9  # 2^32 / golden ratio: seeds of neighbouring samples far apart in 32 bits
+_SEED_MOD = 2**32  # torch's CPU generator (mt19937) keeps only the low 32 bits of a seed
+
+
+def sample_seeds(seed: int, n: int, start: int = 0) -> list[int]:
+    """Per-sample seeds of a run seeded ``seed``: sample i gets (seed + i·0x9E3779B9) mod 2^32.
+
+    Sample 0 gets ``seed`` itself, so a batch of one draws exactly what one generator seeded ``seed`` draws.
+    ``start``: the index of the first sample (e.g. the utterance's position in its filelist).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return [(seed + i * _SEED_STRIDE) % _SEED_MOD for i in range(start, start + int(n))]
+
+
+def sample_generators(seed: int, n: int, start: int = 0, device=None) -> list[torch.Generator]:
+    """One torch.Generator per sample, seeded by :func:`sample_seeds` (on ``device``)."""
+    return [torch.Generator(device=device or "cpu").manual_seed(s) for s in sample_seeds(seed, n, start)]
+
+
+class StableNoise:
+    """The samplers' noise: ``noise(x, step)`` → ξ ~ SαS(1) of x's shape, dtype and device.
+
+    Args:
+        alpha: stability index.
+        structure: ``isotropic`` | ``per_frame`` | ``independent`` (see :func:`isotropic_stable`).
+        a_max: optional truncation of the mixing variable A (default none).
+        mask: optional 0/1 mask broadcastable to x (e.g. (B, 1, T)); the noise is multiplied by it, so padding
+            never receives noise.
+        generators: None (torch's global RNG), ONE torch.Generator (one stream for the whole batch: a sample's
+            draws then depend on the batch size and its neighbours), or a sequence of one generator per sample
+            (:func:`sample_generators`): sample b's draws come from ``generators[b]`` alone, at its own length,
+            so they depend only on its own seed.
+        lengths: with per-sample generators, the length along the last dimension at which each sample's noise
+            is drawn (then zero-padded or cut to x's); default: the mask's length per sample (x's full length
+            without a mask). The TTS decoder gives each utterance's padded length, so a batch of one draws what
+            a single generator draws.
+
+    ``step`` is informational (the step index; None for a prior draw): the draws are consumed in call order.
+    :meth:`gaussian` (G ~ N(0, 2I)) and :meth:`mixing` (A) serve the DLPM ancestral sampler.
+    """
+
+    def __init__(self, alpha: float, structure: str = "isotropic", a_max: float | None = None,
+                 mask: torch.Tensor | None = None, generators=None, lengths: Sequence[int] | None = None):
+        self.alpha = check_alpha(alpha)
+        if structure not in STRUCTURES:
+            raise ValueError(f"unknown noise structure {structure!r}; valid: {', '.join(STRUCTURES)}")
+        self.structure, self.a_max, self.mask = structure, a_max, mask
+        self.per_sample = not (generators is None or isinstance(generators, torch.Generator))
+        self.generators = list(generators) if self.per_sample else generators
+        if self.per_sample and not all(isinstance(g, torch.Generator) for g in self.generators):
+            raise ValueError("generators must be None, a torch.Generator or a sequence of torch.Generators")
+        self.lengths = None if lengths is None else [int(n) for n in lengths]
+        self.dlpm_chain = None  # (indices, shape, A) drawn by DLPM.prior(..., steps=...), read by dlpm_sample
+
+    def _lengths(self, shape) -> list[int]:
+        B, T = shape[0], shape[-1]
+        if self.lengths is not None:
+            lengths = self.lengths
+        elif self.mask is not None and len(shape) > 1:
+            m = self.mask.expand(*self.mask.shape[:-1], T) if self.mask.shape[-1] == 1 else self.mask
+            m = m.reshape(m.shape[0], -1, m.shape[-1]).amax(1)
+            lengths = (m > 0).sum(-1).tolist() * (B if m.shape[0] == 1 else 1)
+        else:
+            lengths = [T] * B
+        if len(lengths) != B:
+            raise ValueError(f"{len(lengths)} noise lengths for a batch of {B}")
+        return lengths
+
+    def _draw(self, draw, shape, fill: float = 0.0) -> torch.Tensor:
+        """``draw(shape, generator)`` for the batch, or per sample from its own generator at its own length."""
+        shape = tuple(shape)
+        if not self.per_sample:
+            return draw(shape, self.generators)
+        if len(self.generators) != shape[0]:
+            raise ValueError(f"{len(self.generators)} generators for a batch of {shape[0]} samples")
+        if len(shape) == 1:
+            return torch.cat([draw((1,), g) for g in self.generators])
+        T, parts = shape[-1], []
+        for g, n in zip(self.generators, self._lengths(shape)):
+            part = draw((1, *shape[1:-1], n), g)
+            if n < T:
+                part = torch.nn.functional.pad(part, (0, T - n), value=fill)
+            parts.append(part[..., :T])
+        return torch.cat(parts)
+
+    def _masked(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.mask is None else x * self.mask
+
+    def __call__(self, x: torch.Tensor, step=None) -> torch.Tensor:
+        """ξ ~ SαS(1) like ``x``, masked."""
+        return self._masked(self._draw(
+            lambda shape, g: isotropic_stable(shape, self.alpha, generator=g, device=x.device, dtype=x.dtype,
+                                              structure=self.structure, a_max=self.a_max), x.shape))
+
+    def gaussian(self, x: torch.Tensor, step=None) -> torch.Tensor:
+        """G ~ N(0, 2I) like ``x``, masked (the Gaussian part of the DLPM chain)."""
+        return self._masked(self._draw(
+            lambda shape, g: torch.randn(shape, generator=g, device=x.device, dtype=x.dtype) * math.sqrt(2.0),
+            x.shape))
+
+    def mixing(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """A_1..A_n for x's shape: float64 (n, *mixing_shape(x.shape, structure)), padding filled with 1."""
+        a_shape = mixing_shape(tuple(x.shape), self.structure)
+        if not self.per_sample:
+            return positive_stable((n, *a_shape), self.alpha, generator=self.generators, device=x.device,
+                                   a_max=self.a_max)
+        if len(self.generators) != a_shape[0]:
+            raise ValueError(f"{len(self.generators)} generators for a batch of {a_shape[0]} samples")
+        lengths = self._lengths(x.shape) if a_shape[-1] == x.shape[-1] and len(a_shape) > 1 else None
+        parts = []
+        for b, g in enumerate(self.generators):
+            shape_b = (1, *a_shape[1:]) if lengths is None else (1, *a_shape[1:-1], lengths[b])
+            a = positive_stable((n, *shape_b), self.alpha, generator=g, device=x.device, a_max=self.a_max)
+            if lengths is not None and lengths[b] < a_shape[-1]:
+                a = torch.nn.functional.pad(a, (0, a_shape[-1] - lengths[b]), value=1.0)
+            parts.append(a[..., : a_shape[-1]] if lengths is not None else a)
+        return torch.cat(parts, dim=1)

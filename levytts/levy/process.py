@@ -139,9 +139,21 @@ class LevyVP:
         return isotropic_stable(shape, self.alpha, generator=generator, device=device, dtype=dtype,
                                 structure=structure, **kw)
 
-    def prior(self, shape, generator=None, device=None, dtype=None, structure="isotropic", **kw) -> torch.Tensor:
-        """x_T = γ(T)·ξ, ξ ~ SαS(1): the mean-zero prior (a(T)·x0 is dropped; a(T) ≈ 0.014 for cosine)."""
-        return float(self.gamma(float(self.T))) * self.noise(shape, generator, device, dtype, structure, **kw)
+    def prior(self, shape, generator=None, device=None, dtype=None, structure="isotropic", *, noise=None,
+              t: float | None = None, **kw) -> torch.Tensor:
+        """x_t = γ(t)·ξ, ξ ~ SαS(1): the mean-zero prior at t = T (a(T)·x0 is dropped; a(T) ≈ 0.014 for cosine).
+
+        ``t`` < T: a truncated start (the a(t)·x0 part of x_t is dropped too); pair it with
+        ``time_grid(N, T, t_start=t)``. ``noise``: a :class:`~levytts.levy.noise.StableNoise` (or any
+        ``noise(x, step)``) to draw ξ with; otherwise ξ is drawn with ``generator``, ``structure`` and ``kw``
+        (e.g. ``a_max``) as :func:`isotropic_stable` does.
+        """
+        t = float(self.T) if t is None else float(t)
+        if not 0 < t <= float(self.T):
+            raise ValueError(f"the prior's time must lie in (0, T={self.T}], got {t}")
+        if noise is None:
+            return float(self.gamma(t)) * self.noise(shape, generator, device, dtype, structure, **kw)
+        return float(self.gamma(t)) * noise(_template(shape, device, dtype, noise), None)
 
     def eps_from_x0(self, x: torch.Tensor, x0_hat: torch.Tensor, t) -> torch.Tensor:
         """ε̂ = (x_t - a(t) x̂0) / γ(t): a data (x0) prediction as the noise prediction the samplers use.
@@ -178,6 +190,15 @@ class LevyVP:
         """Fractional score S(x) = -ε̂ / (α γ(t)^{α-1})."""
         t, _ = _as_f64(t)
         return -eps_hat / (self.alpha * _bcast(self.gamma(t), eps_hat) ** (self.alpha - 1))
+
+
+def _template(shape, device, dtype, noise) -> torch.Tensor:
+    """An empty tensor of ``shape`` that a noise object draws like (device: the given one, else its generators')."""
+    if device is None:
+        gens = getattr(noise, "generators", None)
+        g = gens[0] if isinstance(gens, (list, tuple)) and gens else gens
+        device = g.device if isinstance(g, torch.Generator) else None
+    return torch.empty(tuple(shape), device=device, dtype=dtype or torch.get_default_dtype())
 
 
 def nichol_cosine_alpha_bar(n_steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
@@ -238,3 +259,50 @@ class DLPM:
     def noise(self, shape, generator=None, device=None, dtype=None, structure="isotropic", **kw) -> torch.Tensor:
         return isotropic_stable(shape, self.alpha, generator=generator, device=device, dtype=dtype,
                                 structure=structure, **kw)
+
+    def indices(self, steps: int | None = None) -> list[int]:
+        """Decreasing step indices [n_steps, ..., 0] of a ``steps``-step sampler (a uniform subsequence)."""
+        if steps is None:
+            steps = int(self.n_steps)
+        elif isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        if steps > self.n_steps:
+            raise ValueError(f"steps={steps} exceeds the process' n_steps={self.n_steps}")
+        return torch.linspace(self.n_steps, 0, steps + 1).round().long().tolist()
+
+    def chain(self, idx: list[int], A: torch.Tensor) -> tuple[list[float], list[torch.Tensor]]:
+        """The ancestral chain over the kept steps ``idx`` (decreasing) given its mixing variables A (K, ...):
+        γ_j = γ̄_{k_j}/γ̄_{k_{j-1}} and Σ_j = σ_j² A_j + γ_j² Σ_{j-1} (Σ_0 = 0), j = 1..K ascending
+        (σ_j = (1 - γ_j^α)^{1/α}). Returns ([γ_1..γ_K], [Σ_0..Σ_K]) (Σ float64, A's shape without dim 0)."""
+        gb, asc, alpha = self.gamma_bar, idx[::-1], self.alpha
+        K = len(idx) - 1
+        gam = [float(gb[asc[j]] / gb[asc[j - 1]]) for j in range(1, K + 1)]
+        sig = [max(0.0, 1 - g**alpha) ** (1 / alpha) for g in gam]
+        Sigma = [torch.zeros(A.shape[1:], dtype=torch.float64, device=A.device)]
+        for j in range(K):
+            Sigma.append(sig[j] ** 2 * A[j] + gam[j] ** 2 * Sigma[-1])
+        return gam, Sigma
+
+    def prior(self, shape, generator=None, device=None, dtype=None, structure="isotropic", *, noise=None,
+              steps: int | None = None, **kw) -> torch.Tensor:
+        """The start of the reverse chain, a draw of σ̄_N·ξ, ξ ~ SαS(1) (the marginal at k = n_steps).
+
+        Without ``steps``: σ̄_N·ξ drawn directly (DLIM's start). With ``steps`` (and ``noise``, a
+        :class:`~levytts.levy.noise.StableNoise`): the start of the stochastic DLPM sampler, y_K = Σ_K^{1/2} G
+        with the chain's A_1..A_K drawn first (Shariatian et al.: the mixing variables are drawn once, up front);
+        marginally the same law. The chain is kept on ``noise`` (``noise.dlpm_chain``) for :func:`dlpm_sample`,
+        which must get the same ``noise`` and ``steps``.
+        """
+        if noise is None:
+            from levytts.levy.noise import StableNoise
+
+            noise = StableNoise(self.alpha, structure, generators=generator, **kw)
+        x = _template(shape, device, dtype, noise)
+        if steps is None:
+            return float(self.sigma_bar[-1]) * noise(x, None)
+        idx = self.indices(steps)
+        A = noise.mixing(x, len(idx) - 1)
+        _, Sigma = self.chain(idx, A)
+        y = Sigma[-1].sqrt().to(x.dtype) * noise.gaussian(x, None)
+        noise.dlpm_chain = (tuple(idx), tuple(y.shape), A)
+        return y

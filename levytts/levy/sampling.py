@@ -20,6 +20,17 @@ A step goes from s down to t < s (h = s - t) with ε̂ = ε̂(x_s, s) frozen and
 
 η is evaluated at the step's start s when it is a callable. After the last step (at t_eps) the
 denoised estimate x̂0 = (x - γ ε̂) / a is returned (one more network call), as in LIM.
+
+API (k-diffusion / EDM style; docs/design.md §4 "Sampler API"): every sampler is
+``f(eps_fn, x_T, times, *, process, ..., noise=None, callback=None) -> x_0`` (always a tensor):
+
+    noise = StableNoise(proc.alpha, structure, a_max, mask=mask, generators=sample_generators(seed, B))
+    x_T = proc.prior(shape, noise=noise)                    # (t=t_start: a truncated start)
+    x0 = sample(eps_fn, x_T, time_grid(N, proc.T, t_start, "uniform", proc=proc), process=proc,
+                sampler="sde-e", solver="ei", eta="popov(0.3,0.3)", noise=noise)
+
+DLPM / DLIM take the kept step indices ``proc.indices(N)`` as their times (:func:`dlpm_sample`,
+:func:`dlim_sample`). The pre-refactor call forms are thin wrappers in :mod:`levytts.levy.compat`.
 """
 from __future__ import annotations
 
@@ -28,14 +39,16 @@ from typing import Callable
 
 import torch
 
-from levytts.levy.noise import isotropic_stable
+from levytts.levy.noise import StableNoise
 from levytts.levy.process import DLPM, LevyVP
 
 SAMPLERS = ("ode", "sde-a", "sde-e")
 SOLVERS = ("euler", "ei", "lim")
 GRIDS = ("uniform", "quadratic", "log_snr")
+DLPM_SAMPLERS = ("dlpm", "dlim")
 
 EpsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+NoiseFn = Callable[[torch.Tensor, object], torch.Tensor]  # noise(x, step) -> ξ like x
 
 
 def _check_choice(name: str, value, valid) -> str:
@@ -50,19 +63,31 @@ def _check_steps(steps) -> int:
     return steps
 
 
-def time_grid(N: int, kind: str = "uniform", T: float = 0.9946, t_eps: float = 1e-3, proc: LevyVP | None = None) -> list[float]:
-    """N + 1 decreasing times from T to t_eps.
+def time_grid(N: int, T: float, t_start: float | None = None, kind: str = "uniform", t_eps: float = 1e-3,
+              proc: LevyVP | None = None) -> torch.Tensor:
+    """N + 1 decreasing times from the start t0 (T, or ``t_start`` for a truncated start) to t_eps, float64.
 
-    - ``uniform``:   t_i = T - i (T - t_eps) / N
-    - ``quadratic``: t_i = (√T - i (√T - √t_eps) / N)²  (denser near t_eps, LIM / DDIM)
+    - ``uniform``:   t_i = t0 - i (t0 - t_eps) / N
+    - ``quadratic``: t_i = (√t0 - i (√t0 - √t_eps) / N)²  (denser near t_eps, LIM / DDIM)
     - ``log_snr``:   uniform in log λ(t) (needs ``proc``); the grid DPM-Solver uses. λ = γ/a is the
       inverse signal-to-noise scale, so equal log λ steps give each step the same relative change
       of the exponential integrator's ε̂ coefficient.
+
+    ``t_start`` (t_eps < t_start <= T): start the reverse process there, from ``proc.prior(shape, t=t_start)``
+    (γ(t_start)·ξ: the a(t_start)·x0 part of x_t is dropped).
     """
     N = _check_steps(N)
     _check_choice("grid", kind, GRIDS)
-    if not 0 < t_eps < T:
-        raise ValueError(f"need 0 < t_eps < T, got t_eps={t_eps}, T={T}")
+    T = float(T)
+    if t_start is not None and not t_eps < float(t_start) <= T:
+        raise ValueError(f"t_start must lie in (t_eps={t_eps}, T={T}], got {t_start}")
+    t0 = T if t_start is None else float(t_start)
+    if not 0 < t_eps < t0:
+        raise ValueError(f"need 0 < t_eps < T, got t_eps={t_eps}, T={t0}")
+    return torch.tensor(_grid_values(N, kind, t0, t_eps, proc), dtype=torch.float64)
+
+
+def _grid_values(N: int, kind: str, T: float, t_eps: float, proc) -> list[float]:
     if kind == "uniform":
         return [T - i * (T - t_eps) / N for i in range(N + 1)]
     if kind == "quadratic":
@@ -85,6 +110,14 @@ def time_grid(N: int, kind: str = "uniform", T: float = 0.9946, t_eps: float = 1
         out.append(0.5 * (a + b))
     out[0], out[-1] = T, t_eps
     return out
+
+
+def _times(times) -> list[float]:
+    """A time grid (tensor or sequence) as python floats, checked: at least 2 strictly decreasing times."""
+    times = times.tolist() if isinstance(times, torch.Tensor) else [float(t) for t in times]
+    if len(times) < 2 or any(b >= a for a, b in zip(times, times[1:])):
+        raise ValueError("a time grid must hold at least 2 strictly decreasing times")
+    return times
 
 
 def eta_schedule(eta: float, delta: float | None = None, t0: float = 0.7, T: float = 1.0, c: float = 20.0,
@@ -180,115 +213,106 @@ def denoise(x, eps_hat, t, proc: LevyVP):
     return (x - proc.gamma(t) * eps_hat) / proc.a(t)
 
 
+def _eta_fn(eta, process, solver: str, steps: int) -> Callable[[float], float]:
+    """η as t -> η_t: a number (constant), a callable, or an η spec (:class:`levytts.levy.spec.EtaSpec` or its text)."""
+    if callable(eta):
+        return eta
+    if isinstance(eta, (int, float)) and not isinstance(eta, bool):
+        return lambda _t, _e=float(eta): _e
+    from levytts.levy.spec import EtaSpec
+
+    value = EtaSpec.parse(eta).schedule(float(process.T), alpha=process.alpha, solver=solver, steps=steps)
+    return value if callable(value) else (lambda _t, _e=float(value): _e)
+
+
+def _t_batch(value: float, x: torch.Tensor) -> torch.Tensor:
+    return torch.full((x.shape[0],), value, dtype=x.dtype, device=x.device)
+
+
 @torch.no_grad()
 def sample(
     eps_fn: EpsFn,
     x_T: torch.Tensor,
-    proc: LevyVP,
-    steps: int = 20,
-    sampler: str = "ode",
-    solver: str = "ei",
-    eta: float | Callable[[float], float] = 0.0,
-    grid: str | list[float] = "uniform",
-    t_eps: float = 1e-3,
-    generator: torch.Generator | None = None,
-    structure: str = "isotropic",
-    mask: torch.Tensor | None = None,
+    times,
+    *,
+    process: LevyVP,
+    sampler: str,
+    solver: str,
+    eta=0.0,
+    noise: NoiseFn | None = None,
+    callback: Callable[[dict], None] | None = None,
     denoise_last: bool = True,
-    return_trajectory: bool = False,
-    a_max: float | None = None,
-):
-    """Solve the reverse process from x_T at T down to t_eps.
+) -> torch.Tensor:
+    """Solve the reverse LévyVP process from x_T at times[0] down to times[-1]; returns x̂0 (a tensor).
 
     Args:
-        eps_fn: ε̂(x, t): x (B, ...), t (B,) float of x's dtype → (B, ...).
-        x_T: prior draw, (B, ...), e.g. ``proc.prior(shape, generator)``.
-        proc: the LévyVP process (gives α, a, γ, β, T).
-        steps: N ≥ 1 solver steps (N network calls, plus one for the final x̂0).
+        eps_fn: ε̂(x, t): x (B, ...), t (B,) float of x's dtype → (B, ...). Masked models return masked ε̂.
+        x_T: the start, (B, ...): ``process.prior(shape, noise=noise)`` (or ``t=times[0]`` for a truncated start).
+        times: N + 1 strictly decreasing times, e.g. :func:`time_grid` (a tensor or a sequence).
+        process: the LévyVP process (gives α, a, γ, β, T).
         sampler: ``ode`` | ``sde-a`` | ``sde-e``.
         solver: ``euler`` (Euler–Maruyama) | ``ei`` (exponential integrator) | ``lim`` (LIM's variant;
             ode and sde-a only).
-        eta: SDE-E noise weight: a float or a callable t -> η_t (see :func:`eta_schedule`).
-        grid: ``uniform`` | ``quadratic`` | ``log_snr`` or an explicit decreasing list of N + 1 times.
-        t_eps: last time of the grid.
-        generator: torch.Generator for the fresh noise ξ of each step.
-        structure: noise structure of ξ (see :func:`levytts.levy.noise.isotropic_stable`).
-        mask: optional (B, 1, T) or broadcastable 0/1 mask; x is multiplied by it after each step,
-            so padding never receives noise.
-        denoise_last: return x̂0 = (x - γ ε̂)/a at t_eps (one more ε̂ call) instead of x_{t_eps}.
-        return_trajectory: also return the list of N + 1 states [x_T, ..., x_{t_eps}].
-        a_max: optional truncation of the mixing variable of ξ (default none).
+        eta: SDE-E noise weight: a number (constant η_t = η), a callable t -> η_t (:func:`eta_schedule`), or an η
+            spec (:class:`levytts.levy.spec.EtaSpec` or its text, e.g. ``"popov(0.3,0.3)"``, resolved with
+            process.T, α, the solver and N). Evaluated at each step's start s.
+        noise: ``noise(x, step)`` → fresh ξ ~ SαS(1) like x (:class:`levytts.levy.noise.StableNoise`: per-sample
+            generators, structure, a_max, mask); default: ``StableNoise(process.alpha)`` on torch's global RNG.
+        callback: called after every step i (0..N-1) with ``dict(i=i, t=t, x=x, eps=eps)``: x is the state at
+            time t = times[i+1], eps the ε̂ the step used (at times[i]). Collect ``x`` for a trajectory.
+        denoise_last: return x̂0 = (x - γ ε̂)/a at times[-1] (one more ε̂ call) instead of x_{times[-1]}.
 
     Returns:
-        x̂0 of x_T's shape (and the trajectory if asked).
+        x̂0 (or x_{times[-1]}), x_T's shape.
     """
     _check_choice("sampler", sampler, SAMPLERS)
     _check_choice("solver", solver, SOLVERS)
     if solver == "lim" and sampler == "sde-e":
         raise ValueError("solver 'lim' (LIM's published discretisation) exists for samplers 'ode' and 'sde-a' only")
-    if isinstance(grid, str):
-        times = time_grid(_check_steps(steps), grid, float(proc.T), t_eps, proc)
-    else:
-        times = [float(t) for t in grid]
-        if len(times) < 2 or any(b >= a for a, b in zip(times, times[1:])):
-            raise ValueError("an explicit grid must hold at least 2 strictly decreasing times")
-    eta_fn = eta if callable(eta) else (lambda _t, _e=float(eta): _e)
-    B = x_T.shape[0]
-    x = x_T if mask is None else x_T * mask
-    traj = [x] if return_trajectory else None
-    for s, t in zip(times[:-1], times[1:]):
-        t_batch = torch.full((B,), s, dtype=x.dtype, device=x.device)
-        eps_hat = eps_fn(x, t_batch)
-        c, eta_s = step_coefficients(sampler, float(eta_fn(s)), proc.alpha)
-        xi = None
-        if eta_s > 0 or (solver == "lim" and sampler == "sde-a"):
-            xi = isotropic_stable(x.shape, proc.alpha, generator=generator, device=x.device, dtype=x.dtype,
-                                  structure=structure, a_max=a_max)
+    times = _times(times)
+    eta_fn = _eta_fn(eta, process, solver, len(times) - 1)
+    noise = StableNoise(process.alpha) if noise is None else noise
+    x = x_T
+    for i, (s, t) in enumerate(zip(times[:-1], times[1:])):
+        eps_hat = eps_fn(x, _t_batch(s, x))
+        c, eta_s = step_coefficients(sampler, float(eta_fn(s)), process.alpha)
+        xi = noise(x, i) if eta_s > 0 or (solver == "lim" and sampler == "sde-a") else None
         if solver == "euler":
-            x = euler_step(x, eps_hat, s, t, proc, c, eta_s, xi)
+            x = euler_step(x, eps_hat, s, t, process, c, eta_s, xi)
         elif solver == "ei":
-            x = ei_step(x, eps_hat, s, t, proc, c, eta_s, xi)
+            x = ei_step(x, eps_hat, s, t, process, c, eta_s, xi)
         else:
-            x = lim_step(x, eps_hat, s, t, proc, sampler, xi)
-        if mask is not None:
-            x = x * mask
-        if return_trajectory:
-            traj.append(x)
+            x = lim_step(x, eps_hat, s, t, process, sampler, xi)
+        if callback is not None:
+            callback(dict(i=i, t=t, x=x, eps=eps_hat))
     if denoise_last:
-        t_last = times[-1]
-        eps_hat = eps_fn(x, torch.full((B,), t_last, dtype=x.dtype, device=x.device))
-        x = denoise(x, eps_hat, t_last, proc)
-        if mask is not None:
-            x = x * mask
-    return (x, traj) if return_trajectory else x
+        eps_hat = eps_fn(x, _t_batch(times[-1], x))
+        x = denoise(x, eps_hat, times[-1], process)
+    return x
 
 
 # ---------------------------------------------------------------------------------------------
-# DLPM / DLIM (discrete time)
+# DLPM / DLIM (discrete time): the same signature, with the kept step indices as the times
 # ---------------------------------------------------------------------------------------------
-def _dlpm_indices(proc: DLPM, steps: int | None) -> list[int]:
-    """Decreasing step indices [K, ..., 0] used by the discrete samplers (a uniform subsequence)."""
-    steps = proc.n_steps if steps is None else _check_steps(steps)
-    if steps > proc.n_steps:
-        raise ValueError(f"steps={steps} exceeds the process' n_steps={proc.n_steps}")
-    idx = torch.linspace(proc.n_steps, 0, steps + 1).round().long().tolist()
-    return idx
+def _indices(ks, process: DLPM) -> list[int]:
+    ks = ks.tolist() if isinstance(ks, torch.Tensor) else [int(k) for k in ks]
+    if len(ks) < 2 or ks[-1] != 0 or ks[0] > process.n_steps or any(b >= a for a, b in zip(ks, ks[1:])):
+        raise ValueError(f"DLPM steps must be strictly decreasing indices from at most n_steps={process.n_steps} to 0 "
+                         f"(process.indices(steps)), got {ks}")
+    return ks
 
 
 @torch.no_grad()
 def dlpm_sample(
     eps_fn: EpsFn,
-    shape,
-    proc: DLPM,
-    steps: int | None = None,
-    generator: torch.Generator | None = None,
-    device=None,
-    dtype=None,
-    structure: str = "isotropic",
-    a_max: float | None = None,
-    return_trajectory: bool = False,
-):
-    """Stochastic DLPM sampler (Shariatian et al., eqs. 13–15, 33–34) on a subsequence of steps.
+    x_T: torch.Tensor,
+    ks,
+    *,
+    process: DLPM,
+    noise: StableNoise,
+    callback: Callable[[dict], None] | None = None,
+) -> torch.Tensor:
+    """Stochastic DLPM sampler (Shariatian et al., eqs. 13–15, 33–34) on the kept steps ``ks``; returns y_0.
 
     With the chain's A_{1:K} drawn once up front (one per sample for ``isotropic``), per step k:
         Σ_k = σ_k² A_k + γ_k² Σ_{k-1}  (Σ_0 = 0),     Γ_k = 1 - γ_k² Σ_{k-1} / Σ_k
@@ -296,75 +320,62 @@ def dlpm_sample(
     starting from y_K = Σ_K^{1/2} G. At α = 2 (A ≡ 1) Γ_k is deterministic and this is DDPM.
     Here γ_k = gamma_bar_k/gamma_bar_{k-1}, σ_k = (1 - γ_k^α)^{1/α} between consecutive kept steps.
 
-    Returns y_0 of ``shape`` (B, ...) (and the trajectory if asked).
+    Args:
+        ks: the kept steps, ``process.indices(steps)`` ([n_steps, ..., 0]).
+        x_T: ``process.prior(shape, noise=noise, steps=steps)``, which draws the chain's A_{1:K} into ``noise``
+            (the A's and y_K are drawn together; any other x_T is refused).
+        noise: the :class:`~levytts.levy.noise.StableNoise` that drew x_T; gives G of every step.
+        callback: ``dict(i=, t=, x=, eps=)`` after every step (t = k/n_steps of the state x).
     """
-    from levytts.levy.noise import mixing_shape, positive_stable
-
-    idx = _dlpm_indices(proc, steps)
-    if generator is not None and device is None:
-        device = generator.device
-    dtype = dtype or torch.get_default_dtype()
-    gb, sb = proc.gamma_bar, proc.sigma_bar
-    alpha = proc.alpha
-    shape = tuple(shape)
-    a_shape = mixing_shape(shape, structure)
-    K = len(idx) - 1
-    # chain quantities in ascending order j = 1..K (j-th kept step = idx[K - j])
-    asc = idx[::-1]
-    gam = [float(gb[asc[j]] / gb[asc[j - 1]]) for j in range(1, K + 1)]
-    sig = [max(0.0, 1 - g**alpha) ** (1 / alpha) for g in gam]
-    A = positive_stable((K,) + a_shape, alpha, generator=generator, device=device, a_max=a_max)
-    Sigma = [torch.zeros(a_shape, dtype=torch.float64, device=A.device)]
-    for j in range(K):
-        Sigma.append(sig[j] ** 2 * A[j] + gam[j] ** 2 * Sigma[-1])
-    g = torch.randn(shape, generator=generator, device=device, dtype=dtype) * math.sqrt(2.0)
-    y = Sigma[K].sqrt().to(dtype) * g
-    traj = [y] if return_trajectory else None
-    B = shape[0]
-    for j in range(K, 0, -1):
-        k = asc[j]
-        gamma_k = gam[j - 1]
+    idx = _indices(ks, process)
+    chain = getattr(noise, "dlpm_chain", None)
+    if chain is None or chain[0] != tuple(idx) or chain[1] != tuple(x_T.shape):
+        raise ValueError("dlpm_sample starts from x_T = process.prior(shape, noise=noise, steps=steps) with the same "
+                         "noise object: the chain's mixing variables are drawn with x_T")
+    noise.dlpm_chain = None  # used once
+    gam, Sigma = process.chain(idx, chain[2])
+    sb, asc, K = process.sigma_bar, idx[::-1], len(idx) - 1
+    y = x_T
+    for i, j in enumerate(range(K, 0, -1)):
+        k, gamma_k = asc[j], gam[j - 1]
         Gamma = 1 - gamma_k**2 * Sigma[j - 1] / Sigma[j]
-        t_batch = torch.full((B,), k / proc.n_steps, dtype=dtype, device=y.device)
-        eps_hat = eps_fn(y, t_batch)
-        y = (y - float(sb[k]) * Gamma.to(dtype) * eps_hat) / gamma_k
+        eps_hat = eps_fn(y, _t_batch(k / process.n_steps, y))
+        y = (y - float(sb[k]) * Gamma.to(y.dtype) * eps_hat) / gamma_k
         if j > 1:
-            g = torch.randn(shape, generator=generator, device=device, dtype=dtype) * math.sqrt(2.0)
-            y = y + (Gamma * Sigma[j - 1]).sqrt().to(dtype) * g
-        if return_trajectory:
-            traj.append(y)
-    return (y, traj) if return_trajectory else y
+            y = y + (Gamma * Sigma[j - 1]).sqrt().to(y.dtype) * noise.gaussian(y, i)
+        if callback is not None:
+            callback(dict(i=i, t=asc[j - 1] / process.n_steps, x=y, eps=eps_hat))
+    return y
 
 
 @torch.no_grad()
 def dlim_sample(
     eps_fn: EpsFn,
     x_T: torch.Tensor,
-    proc: DLPM,
-    steps: int | None = None,
+    ks,
+    *,
+    process: DLPM,
     eta: float = 0.0,
-    generator: torch.Generator | None = None,
-    structure: str = "isotropic",
-    return_trajectory: bool = False,
-):
-    """DLIM (Denoising Lévy Implicit Model) sampler, Shariatian et al. eq. 41, on a subsequence of steps:
+    noise: NoiseFn | None = None,
+    callback: Callable[[dict], None] | None = None,
+) -> torch.Tensor:
+    """DLIM (Denoising Lévy Implicit Model) sampler, Shariatian et al. eq. 41, on the kept steps ``ks``:
 
         ẑ0 = (z_k - σ̄_k ε̂) / γ̄_k
         z_{k'} = γ̄_{k'} ẑ0 + (σ̄_{k'}^α - ρ^α)^{1/α} ε̂ + ρ ξ,   ρ = η σ̄_{k'},  ξ ~ SαS(1)
 
-    (k' the next kept step). η = 0 is deterministic (DDIM at α = 2). Start from x_T = σ̄_K ξ.
+    (k' the next kept step). η ∈ [0, 1]; η = 0 is deterministic (DDIM at α = 2). Start from
+    x_T = ``process.prior(shape, noise=noise)`` = σ̄_N ξ. Arguments as :func:`dlpm_sample`.
     """
+    eta = float(eta)
     if not 0 <= eta <= 1:
         raise ValueError(f"DLIM eta must be in [0, 1], got {eta}")
-    idx = _dlpm_indices(proc, steps)
-    gb, sb = proc.gamma_bar, proc.sigma_bar
-    alpha = proc.alpha
+    idx = _indices(ks, process)
+    gb, sb, alpha = process.gamma_bar, process.sigma_bar, process.alpha
+    noise = StableNoise(alpha) if noise is None else noise
     z = x_T
-    B = z.shape[0]
-    traj = [z] if return_trajectory else None
-    for k, k_next in zip(idx[:-1], idx[1:]):
-        t_batch = torch.full((B,), k / proc.n_steps, dtype=z.dtype, device=z.device)
-        eps_hat = eps_fn(z, t_batch)
+    for i, (k, k_next) in enumerate(zip(idx[:-1], idx[1:])):
+        eps_hat = eps_fn(z, _t_batch(k / process.n_steps, z))
         z0 = (z - float(sb[k]) * eps_hat) / float(gb[k])
         if k_next == 0:
             z = z0
@@ -372,8 +383,7 @@ def dlim_sample(
             rho = eta * float(sb[k_next])
             z = float(gb[k_next]) * z0 + max(0.0, float(sb[k_next]) ** alpha - rho**alpha) ** (1 / alpha) * eps_hat
             if rho > 0:
-                z = z + rho * isotropic_stable(z.shape, alpha, generator=generator, device=z.device,
-                                               dtype=z.dtype, structure=structure)
-        if return_trajectory:
-            traj.append(z)
-    return (z, traj) if return_trajectory else z
+                z = z + rho * noise(z, i)
+        if callback is not None:
+            callback(dict(i=i, t=k_next / process.n_steps, x=z, eps=eps_hat))
+    return z

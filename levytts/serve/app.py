@@ -105,7 +105,7 @@ def eta_png(eta_spec, steps: int, grid: str, proc) -> bytes:
     f = eta if callable(eta) else (lambda t, v=float(eta): v)
     T, t_eps = float(proc.T), 1e-3
     ts = np.linspace(t_eps, T, 400)
-    times = time_grid(int(steps), grid, T, t_eps, proc)[:-1]
+    times = time_grid(int(steps), T, kind=grid, t_eps=t_eps, proc=proc)[:-1].tolist()
     fig = Figure(figsize=(5, 2.6))
     ax = fig.subplots()
     ax.plot(ts, [f(float(t)) for t in ts], lw=1.2, label="η_t")

@@ -80,8 +80,31 @@ _WORD_RE = re.compile(r"\w+")
 _TOKEN_RE = re.compile(r"[a-z]+(?:'[a-z]+)*|[" + re.escape(PHRASE_PUNCTUATION) + "]")
 
 
+def _identity_decorator(target=None, **_kw):
+    return target if target is not None else (lambda f: f)
+
+
 @lru_cache(maxsize=1)
 def _inflect_engine():
+    # inflect >= 7 wraps its methods in typeguard's @typechecked, which re-parses and recompiles their source at
+    # import: 1.4-2.9 s on the 2-core machine, paid by the first text with a number in every process. Its checks
+    # only raise on wrongly typed arguments (ours are ints and strings), so inflect is imported with @typechecked
+    # as the identity; the words it returns are the same (tests/test_text_frontend.py).
+    import sys
+
+    if "inflect" not in sys.modules:
+        try:
+            import typeguard
+        except ImportError:  # an inflect without typeguard: nothing to skip
+            typeguard = None
+        checked = getattr(typeguard, "typechecked", None)
+        if checked is not None:
+            typeguard.typechecked = _identity_decorator
+        try:
+            import inflect
+        finally:
+            if checked is not None:
+                typeguard.typechecked = checked
     import inflect
 
     return inflect.engine()

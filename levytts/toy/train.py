@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from levytts.levy import DLPM, LevyVP, denoising_loss, dlim_sample, dlpm_sample, sample
+from levytts.levy import DLPM, LevyVP, StableNoise, denoising_loss, dlim_sample, dlpm_sample, sample, time_grid
 from levytts.toy.model import EpsMLP
 
 METHODS = ("lim", "dlpm")
@@ -111,17 +111,21 @@ def generate(trained: Trained, n: int, seed: int = 0, steps: int = 100, sampler:
         (E, n, d) float32.
     """
     E, d = trained.n_members, trained.model.dim
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # all E·n points are one batch: one stream
     proc = trained.proc
+    noise = StableNoise(proc.alpha, generators=gen)
     if trained.method == "lim":
-        x_T = proc.prior((E * n, d), generator=gen, dtype=torch.float32)
-        x = sample(trained.model, x_T, proc, steps=steps, sampler=sampler or "sde-a", solver=solver, eta=eta,
-                   grid=grid, generator=gen)
-    elif sampler in (None, "dlpm"):
-        x = dlpm_sample(trained.model, (E * n, d), proc, steps=steps, generator=gen, dtype=torch.float32)
-    elif sampler == "dlim":
-        x_T = float(proc.sigma_bar[-1]) * proc.noise((E * n, d), generator=gen, dtype=torch.float32)
-        x = dlim_sample(trained.model, x_T, proc, steps=steps, eta=float(eta), generator=gen)
+        x_T = proc.prior((E * n, d), dtype=torch.float32, noise=noise)
+        x = sample(trained.model, x_T, time_grid(steps, proc.T, kind=grid, proc=proc), process=proc,
+                   sampler=sampler or "sde-a", solver=solver, eta=eta, noise=noise)
+    elif sampler in (None, "dlpm", "dlim"):
+        ks = proc.indices(steps)
+        if sampler == "dlim":
+            x_T = proc.prior((E * n, d), dtype=torch.float32, noise=noise)
+            x = dlim_sample(trained.model, x_T, ks, process=proc, eta=float(eta), noise=noise)
+        else:
+            x_T = proc.prior((E * n, d), dtype=torch.float32, noise=noise, steps=steps)
+            x = dlpm_sample(trained.model, x_T, ks, process=proc, noise=noise)
     else:
         raise ValueError(f"unknown DLPM sampler {sampler!r}; valid: dlpm, dlim")
     return x.reshape(E, n, d)

@@ -16,8 +16,10 @@ Two formats, one reader:
   model weights under ``model.*`` (the EMA copy when there was one; float16 by default), ``global_step`` and
   ``levytts_export`` (source file name, dtype, note). :class:`levytts.TTS` and `levytts synth` read both.
 
-This module imports no other part of :mod:`levytts.tts`, so the model, the training code and the synthesis
-API can all use it; the bundled voice's path is :func:`levytts.pretrained.demo_voice_path`.
+This module imports no other part of :mod:`levytts.tts` at import time, so the model, the training code and the
+synthesis API can all use it; the bundled voice's path is :func:`levytts.pretrained.demo_voice_path`.
+:func:`build_model` (config → LevyTTS) lives here, not in :mod:`levytts.tts.lightning`, so that synthesis never
+imports Lightning (start-up: `python -X importtime -c "import lightning"` is about 2 s on the 2-core machine).
 """
 from __future__ import annotations
 
@@ -48,6 +50,21 @@ def model_weights(state: dict, use_ema: bool = True) -> dict:
     present, else ``model.*``; keys without the prefix."""
     prefix = "ema.module." if use_ema and any(k.startswith("ema.module.") for k in state) else "model."
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def build_model(cfg: dict, n_vocab: int, n_spks: int):
+    """LevyTTS from the composed config (``model``, ``diffusion``, ``data``, ``train`` sections, plain dicts).
+
+    Also builds the model of a stored checkpoint config: the ``.get`` fallbacks here (and in LevyTTS) are for
+    configs written before a key existed. A training config is checked first (levytts.tts.train.check_config)."""
+    from levytts.tts.model import LevyTTS  # imported on use: this module stays light
+
+    m, data = cfg["model"], cfg["data"]
+    seg_s = cfg["train"].get("segment_seconds")
+    seg = None if seg_s in (None, 0) else int(seg_s * data["sample_rate"] / data["hop_length"])
+    return LevyTTS(n_vocab=n_vocab, n_spks=n_spks, n_mels=int(data["n_mels"]), encoder=m["encoder"],
+                   decoder=m["decoder"], diffusion=cfg["diffusion"], spk_emb_dim=int(m.get("spk_emb_dim", 64)),
+                   durations=m.get("durations", "mas"), segment_frames=seg)
 
 
 def _one_line(err: BaseException, limit: int = 200) -> str:

@@ -12,21 +12,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from levytts.tts.checkpoint import load_checkpoint
+# build_model lives in levytts.tts.checkpoint (synthesis builds models without importing Lightning); re-exported here.
+from levytts.tts.checkpoint import build_model, load_checkpoint  # noqa: F401
 from levytts.tts.model import LevyTTS
-
-
-def build_model(cfg: dict, n_vocab: int, n_spks: int) -> LevyTTS:
-    """LevyTTS from the composed config (``model``, ``diffusion``, ``data``, ``train`` sections, plain dicts).
-
-    Also builds the model of a stored checkpoint config: the ``.get`` fallbacks here (and in LevyTTS) are for
-    configs written before a key existed. A training config is checked first (levytts.tts.train.check_config)."""
-    m, data = cfg["model"], cfg["data"]
-    seg_s = cfg["train"].get("segment_seconds")
-    seg = None if seg_s in (None, 0) else int(seg_s * data["sample_rate"] / data["hop_length"])
-    return LevyTTS(n_vocab=n_vocab, n_spks=n_spks, n_mels=int(data["n_mels"]), encoder=m["encoder"],
-                   decoder=m["decoder"], diffusion=cfg["diffusion"], spk_emb_dim=int(m.get("spk_emb_dim", 64)),
-                   durations=m.get("durations", "mas"), segment_frames=seg)
 
 
 class TTSLightning(L.LightningModule):

@@ -19,7 +19,7 @@ import warnings
 import torch
 from torch import nn
 
-from levytts.levy import PREDICTIONS, LevyVP, denoising_loss, edm_denoiser, sample, time_grid
+from levytts.levy import PREDICTIONS, LevyVP, StableNoise, denoising_loss, edm_denoiser, sample, time_grid
 from levytts.tts.alignment import (
     duration_loss,
     durations_to_path,
@@ -225,15 +225,20 @@ class LevyTTS(nn.Module):
     @torch.no_grad()
     def synthesise(self, ids: torch.Tensor, id_lengths: torch.Tensor, spk: torch.Tensor | None, steps: int = 10,
                    sampler: str = "ode", solver: str = "euler", eta=0.0, grid: str = "uniform", t_eps: float = 1e-3,
-                   length_scale: float = 1.0, generator: torch.Generator | None = None,
+                   length_scale: float = 1.0, generator=None,
                    durations: torch.Tensor | None = None, mel_ceiling: float = 4.0,
                    t_start: float | None = None, temperature: float = 1.0) -> dict[str, torch.Tensor]:
         """Text ids → raw log-mel.
 
         Args:
             ids: (B, L) token ids; id_lengths: (B,); spk: (B,) speaker ids (None for single-speaker).
-            steps, sampler, solver, eta, grid, t_eps: passed to :func:`levytts.levy.sample`.
+            steps, sampler, solver, eta, grid, t_eps: passed to :func:`levytts.levy.sample` (``grid`` a kind of
+                :func:`levytts.levy.time_grid` or explicit times; ``eta`` a number, callable or η spec).
             length_scale: multiplies predicted durations (> 1 slower speech).
+            generator: None (torch's RNG), one torch.Generator for the batch, or one per utterance
+                (:func:`levytts.levy.sample_generators`): then utterance b's prior and step noise come from
+                generator b alone, drawn at its own (decoder-padded) length, so its mel does not depend on the
+                batch size or on the other utterances (see :class:`levytts.levy.StableNoise`).
             durations: optional (B, L) teacher-forced durations instead of predicted ones.
             t_start: start the reverse process at t_start < T from γ(t_start)·ξ (a truncated start: the
                 a(t_start)·z_0 part of x_t is dropped) on a ``grid`` from t_start; None = from T with the prior.
@@ -264,16 +269,16 @@ class LevyTTS(nn.Module):
         mu_y = self.frame_means(mu_x, durations, durations_to_path(durations, x_mask, y_mask), y_mask)
         if not (math.isfinite(float(temperature)) and float(temperature) > 0):
             raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
-        x_T = self.proc.prior(mu_y.shape, generator=generator, device=mu_y.device, dtype=mu_y.dtype,
-                              structure=self.structure, a_max=self.a_max) * y_mask / float(temperature)
-        if t_start is not None:
-            if not t_eps < float(t_start) <= self.proc.T:
-                raise ValueError(f"t_start must lie in (t_eps={t_eps}, T={self.proc.T}], got {t_start}")
-            x_T = x_T * (self.proc.gamma(float(t_start)) / self.proc.gamma(self.proc.T))  # γ(t_start)·ξ
-            grid = time_grid(steps, grid, T=float(t_start), t_eps=t_eps, proc=self.proc)
-        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb), x_T, self.proc, steps=steps, sampler=sampler, solver=solver,
-                    eta=eta, grid=grid, t_eps=t_eps, generator=generator, structure=self.structure, mask=y_mask,
-                    a_max=self.a_max)
+        times = time_grid(steps, self.proc.T, t_start=t_start, kind=grid, t_eps=t_eps, proc=self.proc) \
+            if isinstance(grid, str) else grid
+        lengths = [self.decoder.pad_length(int(n)) for n in y_lengths]  # per-utterance draws: batch-independent
+        noise = StableNoise(self.proc.alpha, self.structure, self.a_max, mask=y_mask, generators=generator,
+                            lengths=lengths)
+        # x_T = γ(t_start or T)·ξ/τ: from T, or a truncated start (the a(t_start)·z_0 part of x_t is dropped)
+        x_T = self.proc.prior(mu_y.shape, noise=noise, t=t_start, device=mu_y.device, dtype=mu_y.dtype) \
+            / float(temperature)
+        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb), x_T, times, process=self.proc, sampler=sampler, solver=solver,
+                    eta=eta, noise=noise)
         if self.prior_mean == "mu":
             z0 = z0 + mu_y
         Tm = int(y_lengths.max())

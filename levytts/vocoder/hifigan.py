@@ -96,7 +96,8 @@ class ResBlock1(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c1, c2 in zip(self.convs1, self.convs2):
-            x = x + c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE))
+            # in place on the fresh conv outputs (no extra activation-sized tensors); same values as x + c2(...)
+            x = c2(F.leaky_relu(c1(F.leaky_relu(x, LRELU_SLOPE)), LRELU_SLOPE, inplace=True)).add_(x)
         return x
 
 
@@ -110,7 +111,7 @@ class ResBlock2(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for c in self.convs:
-            x = x + c(F.leaky_relu(x, LRELU_SLOPE))
+            x = c(F.leaky_relu(x, LRELU_SLOPE)).add_(x)
         return x
 
 
@@ -145,7 +146,10 @@ class HiFiGANGenerator(nn.Module):
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             blocks = self.resblocks[i * self.num_kernels:(i + 1) * self.num_kernels]
-            x = sum(b(x) for b in blocks) / self.num_kernels
+            xs = blocks[0](x)
+            for b in blocks[1:]:  # the resblock sum accumulated in place (jik876's `xs += ...`)
+                xs += b(x)
+            x = xs.div_(self.num_kernels)
         x = torch.tanh(self.conv_post(F.leaky_relu(x)))  # jik876 uses the default slope 0.01 here
         return x.squeeze(1)
 
