@@ -3,6 +3,18 @@
 Each entry of COMMANDS names a module that defines ``add_arguments(parser)`` and ``main(args) -> int``.
 Modules are imported only when their subcommand runs, so ``levytts --help`` stays fast and a
 missing optional dependency of one subcommand never breaks the others.
+
+Dispatch is ``set_defaults(func=...)`` everywhere: the subcommand's parser defaults ``func`` to the module's
+``main``; a module with sub-actions (``levytts data prepare``, ``levytts image train`` ...) sets ``func`` on each
+sub-action's parser, which replaces it. :func:`main` then calls ``args.func(args)``.
+
+Errors: a user's mistake raises :class:`UserError` (or ValueError / FileNotFoundError from a library input check)
+and is printed as one line ``levytts CMD: error: ...``, exit status 2. Any other exception is a bug: it propagates
+with its traceback (exit status 1 from the ``levytts`` script). Bad option values are argparse errors (status 2).
+
+The runtime options shared by several subcommands are added with :func:`add_device_option`,
+:func:`add_threads_option` and :func:`add_seed_option` (one spelling, one check, one help text each) and
+applied with :func:`apply_threads`.
 """
 from __future__ import annotations
 
@@ -30,6 +42,43 @@ class UserError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2, no traceback."""
 
 
+# ---------------------------------------------------------------------- runtime options shared by subcommands
+def add_device_option(parser: argparse.ArgumentParser, default: str = "cpu",
+                      help: str = "torch device: cpu | cuda | cuda:N") -> None:
+    """``--device`` (a torch device string, checked when parsed)."""
+    from levytts.cli_types import device_str
+
+    parser.add_argument("--device", type=device_str, default=default, help=help)
+
+
+def add_threads_option(parser: argparse.ArgumentParser, default: int | None = None,
+                       help: str = "CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)"
+                       ) -> None:
+    """``--threads`` (an integer >= 1, or ``default``); apply it with :func:`apply_threads`."""
+    from levytts.cli_types import positive_int
+
+    parser.add_argument("--threads", type=positive_int, default=default, help=help)
+
+
+def add_seed_option(parser: argparse.ArgumentParser, default: int = 0, help: str | None = None) -> None:
+    """``--seed`` (an integer in [0, 2**32 - 1])."""
+    from levytts.cli_types import seed_int
+
+    parser.add_argument("--seed", type=seed_int, default=default,
+                        help=help or f"random seed, an integer in [0, 2**32 - 1] (default {default})")
+
+
+def apply_threads(threads: int | None) -> None:
+    """``torch.set_num_threads(threads)`` unless None (torch's choice)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(int(threads))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="levytts", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -50,16 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     module_path, help_text = COMMANDS[name]
     module = importlib.import_module(module_path)
     parser = argparse.ArgumentParser(prog=f"levytts {name}", description=help_text)
+    parser.set_defaults(func=module.main)  # a sub-action's parser replaces it with its own func
     module.add_arguments(parser)
     try:  # a bad option (e.g. --steps 0, see levytts.cli_types) prints usage + one error line, status 2
         args = parser.parse_args(argv[1:])
     except SystemExit as done:  # also --help (status 0): return the status instead of exiting the caller
         return done.code if isinstance(done.code, int) else 2
     try:
-        return int(module.main(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as err:
+        return int(args.func(args) or 0)
+    except (UserError, ValueError, FileNotFoundError) as err:  # the user's mistake: one line, no traceback
         print(f"levytts {name}: error: {err}", file=sys.stderr)
         return 2
+    # anything else is a bug: it propagates with its traceback (exit status 1)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import numbers
+import re
 from typing import Callable
 
 SEED_MAX = 2**32 - 1  # numpy's and Python's seeders accept 0 ..= 2**32 - 1 everywhere
@@ -111,3 +112,16 @@ positive_float = number(low=0, low_open=True)               # temperatures, t_st
 nonneg_float = number(low=0)                                # thresholds >= 0
 finite_float = number()                                     # any finite number
 unit_interval = number(low=0, high=1)                       # probabilities, fractions
+
+
+_DEVICE = re.compile(r"(cpu|cuda|mps|xpu)(:\d+)?")
+
+
+def check_device(text: str) -> str:
+    """A torch device string (``cpu``, ``cuda``, ``cuda:1``, ``mps`` ...), else ValueError."""
+    if not isinstance(text, str) or not _DEVICE.fullmatch(text.strip()):
+        raise ValueError(f"must be a torch device such as cpu, cuda or cuda:0, got {text!r}")
+    return text.strip()
+
+
+device_str = validated(check_device)                        # --device

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+from levytts.cli import UserError, add_seed_option
+from levytts.levy import StableNoise
 from levytts.levy.oracle import DiracMixtureOracle
 from levytts.levy.process import LevyVP
-from levytts.levy import StableNoise
 from levytts.levy.sampling import sample, time_grid
 
 
@@ -53,13 +54,13 @@ def forward_paths(proc: LevyVP, x0: torch.Tensor, times: list[float], generator:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from levytts.cli_types import number, seed_int
+    from levytts.cli_types import number
 
     parser.add_argument("--alpha", type=number(low=0.5, high=2), default=1.5,
                         help="stability index in [0.5, 2], the range levytts.levy accepts (default 1.5)")
     parser.add_argument("--samples", type=number(integer=True, low=10), default=20_000,
                         help="samples per sampler, >= 10 (default 20000)")
-    parser.add_argument("--seed", type=seed_int, default=0)
+    add_seed_option(parser)
     parser.add_argument("--out", default="outputs/demo_sampler.png", help="PNG to write")
 
 
@@ -70,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     if args.samples < 10:
-        raise ValueError(f"--samples must be >= 10, got {args.samples}")
+        raise UserError(f"--samples must be >= 10, got {args.samples}")
     runs = [("ODE, N=20", "ode", 20, 0.0), ("SDE-E η=0.3, N=100", "sde-e", 100, 0.3), ("SDE-A, N=100", "sde-a", 100, 1.0)]
     proc, oracle, res = run_study(args.alpha, args.samples, args.seed, runs)
 

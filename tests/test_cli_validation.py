@@ -9,10 +9,25 @@ import pytest
 import torch
 
 from levytts.cli import COMMANDS, main
-from levytts.cli_types import (SEED_MAX, check_number, describe, nonneg_float, number, positive_float, positive_int,
-                               seed_int, validated)
-from levytts.tts.synth import (CLIP_WARN_FRACTION, FULL_SCALE, LENGTH_SCALE_MAX, check_synth_numbers, clipping_warning,
-                               parse_eta)
+from levytts.cli_types import (
+    SEED_MAX,
+    check_number,
+    describe,
+    nonneg_float,
+    number,
+    positive_float,
+    positive_int,
+    seed_int,
+    validated,
+)
+from levytts.tts.synth import (
+    CLIP_WARN_FRACTION,
+    FULL_SCALE,
+    LENGTH_SCALE_MAX,
+    check_synth_numbers,
+    clipping_warning,
+    parse_eta,
+)
 
 
 # ---------------------------------------------------------------------------------------- the shared rule
@@ -89,8 +104,9 @@ BAD_OPTIONS = [
     (["synth", "--length-scale", "0"], "argument --length-scale: must be a finite number in (0, 10], got '0'"),
     (["synth", "--length-scale", "-1"], "argument --length-scale: must be a finite number in (0, 10], got '-1'"),
     (["synth", "--length-scale", "11"], "argument --length-scale"),
-    (["synth", "--steps", "0"], "argument --steps: must be an integer >= 1, got '0'"),
-    (["synth", "--steps", "2.5"], "argument --steps: must be an integer >= 1, got '2.5'"),
+    (["synth", "--steps", "0"], "argument --steps: must be an integer in [1, 1000], got '0'"),
+    (["synth", "--steps", "2.5"], "argument --steps: must be an integer in [1, 1000], got '2.5'"),
+    (["synth", "--steps", "100000"], "argument --steps: must be an integer in [1, 1000], got '100000'"),
     (["synth", "--temperature", "0"], "argument --temperature: must be a finite number > 0"),
     (["synth", "--temperature", "inf"], "argument --temperature: must be a finite number > 0"),
     (["synth", "--t-start", "nan"], "argument --t-start: must be a finite number > 0"),
@@ -302,3 +318,49 @@ def test_synth_file_bom_and_non_utf8(tmp_path, capsys, monkeypatch):
                  "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"levytts synth: error: {latin1}:2: not UTF-8 (byte 0xe9 at byte offset 10); save it as UTF-8"]
+
+
+# ------------------------------------------------------------------------------ dispatch and error handling
+def test_image_options_anywhere_among_overrides():
+    p = _parser("image")
+    for argv in (["train", "--config-dir", "D", "a=1", "b=2"], ["train", "a=1", "--config-dir", "D", "b=2"],
+                 ["--config-dir", "D", "train", "a=1", "b=2"], ["train", "a=1", "b=2", "--config-dir", "D"]):
+        a = p.parse_args(argv)
+        assert (a.action, a.config_dir, a.overrides) == ("train", "D", ["a=1", "b=2"]), argv
+    assert p.parse_args(["sample"]).config_dir == "configs/image"
+    f = p.parse_args(["make-fixture", "--kind", "cifar10", "--out", "x"])
+    assert (f.kind, f.out) == ("cifar10", "x")
+
+
+def test_user_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, capsys, monkeypatch):
+    assert main(["data", "mix", "--source", "nope=/x", "--out-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("levytts data: error: --source takes KIND=PATH")
+    import levytts.data.cli
+
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(levytts.data.cli, "prepare", broken)  # dispatched through set_defaults(func=prepare)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["data", "prepare", "--source", "ljspeech=/x", "--out-dir", str(tmp_path)])
+
+
+def test_shared_runtime_options():
+    for name in ("synth", "serve"):
+        a = _parser(name).parse_args(["--device", "cuda:1", "--threads", "2"])
+        assert (a.device, a.threads) == ("cuda:1", 2)
+    with pytest.raises(SystemExit):
+        _parser("synth").parse_args(["--device", "gpu"])
+    assert _parser("data").parse_args(["mix", "--source", "a=b", "--out-dir", "o"]).seed == 1234
+
+
+def test_synth_text_and_file_conflicts(tmp_path, capsys):
+    texts = tmp_path / "t.txt"
+    texts.write_text("Hello.\n", encoding="utf-8")
+    for argv, said in ((["--text", "a", "--file", str(texts), "--out", str(tmp_path / "d")], "give --text or --file, not both"),
+                       (["--file", str(texts), "--out", str(tmp_path / "one.wav")], "give a directory, not")):
+        assert main(["synth", "--speaker", "slt", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0], err
+    assert not (tmp_path / "one.wav").exists() and not (tmp_path / "d").exists()

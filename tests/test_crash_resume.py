@@ -150,7 +150,7 @@ def crash_and_resume(corpus_dir, tmp_path, max_steps: int, kills: list, finish_i
         hidden = [p for p in t.ckpts.glob(".*")] if t.ckpts.is_dir() else []
         if stall:  # the half-written temp file is there, unreadable, and outside the checkpoint glob
             assert len(hidden) == 1 and hidden[0].name.startswith(f".{name}."), hidden
-            with pytest.raises(Exception):
+            with pytest.raises(Exception):  # noqa: B017 - the error type of a truncated file depends on where it was cut
                 torch.load(hidden[0], map_location="cpu", weights_only=False)
         last = check_checkpoints(t.ckpts) if t.ckpts.is_dir() else 0
         trained = max(steps, default=expect_start) + 1  # upper bound: the step in progress when killed

@@ -6,8 +6,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from levytts.data import (Utterance, mix_by_minutes, read_corpus, read_filelist, read_hifitts, read_libritts,
-                          read_ljspeech, read_speakers, validate_utterances, write_filelist, write_speakers)
+from levytts.data import (
+    Utterance,
+    mix_by_minutes,
+    read_corpus,
+    read_filelist,
+    read_hifitts,
+    read_libritts,
+    read_ljspeech,
+    read_speakers,
+    validate_utterances,
+    write_filelist,
+    write_speakers,
+)
 
 SR = 22050
 

@@ -6,8 +6,13 @@ import pytest
 import scipy.fft
 
 from levytts.audio.io import save_wav
-from levytts.eval.distances import (DistanceConfig, compare_to_reference, mcd_from_cepstra, mel_cepstral_distortion,
-                                    mel_cepstrum)
+from levytts.eval.distances import (
+    DistanceConfig,
+    compare_to_reference,
+    mcd_from_cepstra,
+    mel_cepstral_distortion,
+    mel_cepstrum,
+)
 
 SR = 16000
 

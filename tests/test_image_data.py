@@ -1,7 +1,6 @@
 """Image data readers (CIFAR-10 python archive, IDX / Fashion-MNIST) on fixtures written here in the
 real on-disk formats, long-tail subsets, and the hydra configs of the image recipes."""
 import gzip
-import io
 import pickle
 import struct
 import tarfile
@@ -10,8 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from levytts.image.data import (LT_COUNTS, ImageArrayDataset, long_tail_counts, long_tail_indices, read_cifar10,
-                                read_fashion_mnist, read_idx, resize_uint8)
+from levytts.image.data import (
+    LT_COUNTS,
+    ImageArrayDataset,
+    long_tail_counts,
+    long_tail_indices,
+    read_cifar10,
+    read_fashion_mnist,
+    read_idx,
+    resize_uint8,
+)
 from levytts.image.fixtures import write_cifar10, write_fashion_mnist
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "image"

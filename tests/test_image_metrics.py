@@ -5,8 +5,17 @@ import pytest
 import torch
 
 from levytts.image.classifier import SmallClassifier, predict
-from levytts.image.metrics import (FIDInceptionV3, feature_stats, frechet_distance, frechet_distance_features,
-                                   knn_radii, load_fid_inception, per_class_coverage, prdc, prdc_per_class)
+from levytts.image.metrics import (
+    FIDInceptionV3,
+    feature_stats,
+    frechet_distance,
+    frechet_distance_features,
+    knn_radii,
+    load_fid_inception,
+    per_class_coverage,
+    prdc,
+    prdc_per_class,
+)
 
 
 def test_frechet_distance_known_values():

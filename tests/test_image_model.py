@@ -7,11 +7,18 @@ import pytest
 import torch
 
 from levytts.image.module import ImageDiffusion, build_process
-from levytts.image.sampling import (POPOV_T0, eta_preset, generate, grid_entries, image_grid, make_eps_fn, make_eta,
-                                    save_png)
+from levytts.image.sampling import (
+    POPOV_T0,
+    eta_preset,
+    generate,
+    grid_entries,
+    image_grid,
+    make_eps_fn,
+    make_eta,
+    save_png,
+)
 from levytts.image.unet import DDPMUNet, timestep_embedding
 from levytts.levy import DLPM, LevyVP
-
 
 TINY = dict(in_channels=1, resolution=8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(4,), dropout=0.0,
             num_classes=10, time_scale=1000.0, norm_groups=4)

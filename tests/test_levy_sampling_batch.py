@@ -3,8 +3,17 @@ identical at batch size 1 and 4, whatever its neighbours and the batch's padded 
 import pytest
 import torch
 
-from levytts.levy import (DLPM, LevyVP, StableNoise, dlim_sample, dlpm_sample, sample, sample_generators, sample_seeds,
-                          time_grid)
+from levytts.levy import (
+    DLPM,
+    LevyVP,
+    StableNoise,
+    dlim_sample,
+    dlpm_sample,
+    sample,
+    sample_generators,
+    sample_seeds,
+    time_grid,
+)
 
 
 def eps_fn(x, t):
@@ -107,8 +116,9 @@ def test_tts_utterance_noise_does_not_depend_on_its_batch(monkeypatch):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
-    import levytts.tts.model as model_module
     from test_tts_model import tiny_batch, tiny_model
+
+    import levytts.tts.model as model_module
 
     seen = []
     monkeypatch.setattr(model_module, "sample",

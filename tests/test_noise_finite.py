@@ -6,8 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from levytts.levy import LevyVP, isotropic_stable, positive_stable, stable
-from levytts.levy import noise
+from levytts.levy import LevyVP, isotropic_stable, noise, positive_stable, stable
 
 
 @pytest.mark.parametrize("alpha", [1 + 1e-12, 1 - 1e-12, 1 + 2.0**-52, 1.000001, 0.995])

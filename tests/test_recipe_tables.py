@@ -4,9 +4,15 @@ import csv
 import pytest
 
 from levytts.data import Utterance, read_filelist, write_filelist
-from levytts.experiments.imbalanced import (condition_dir, paired_differences, parse_condition, read_eval_csvs,
-                                            select_test_list, write_table)
 from levytts.eval.report import SUMMARY_COLUMNS, UTT_COLUMNS
+from levytts.experiments.imbalanced import (
+    condition_dir,
+    paired_differences,
+    parse_condition,
+    read_eval_csvs,
+    select_test_list,
+    write_table,
+)
 
 
 def test_conditions_map_to_the_eval_layout():

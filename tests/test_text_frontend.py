@@ -268,8 +268,8 @@ def test_split_sentences_fails_only_when_nothing_is_speakable(raw):
 def test_synth_path_is_re_exported_and_drops_empty_fragments():
     import torch
 
-    from levytts.tts.synth import load_demo_voice
     from levytts.tts import synth
+    from levytts.tts.synth import load_demo_voice
 
     assert synth.split_sentences is split_sentences  # one splitter, importable from both places
     torch.set_num_threads(1)

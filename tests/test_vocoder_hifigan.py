@@ -6,13 +6,19 @@ import json
 import shutil
 import subprocess
 
-import numpy as np
 import pytest
 import torch
 
 from levytts.audio.io import load_audio
 from levytts.audio.mel import mel_spectrogram
-from levytts.vocoder import HiFiGANConfig, HiFiGANGenerator, fold_weight_norm, load_hifigan, load_vocoder, universal_checkpoint
+from levytts.vocoder import (
+    HiFiGANConfig,
+    HiFiGANGenerator,
+    fold_weight_norm,
+    load_hifigan,
+    load_vocoder,
+    universal_checkpoint,
+)
 
 MEL = dict(sample_rate=22050, n_fft=1024, hop_length=256, win_length=1024, n_mels=80, f_min=0.0, f_max=8000.0)
 # The reference generator (V1 code) hard-codes 80 mels and three dilations per residual block.

@@ -6,7 +6,14 @@ Public API::
                               read_corpus, validate_utterances, mix_by_minutes, textgrid_to_durations)
 """
 from levytts.data.durations import read_textgrid_phones, textgrid_to_durations, write_textgrid
-from levytts.data.filelists import Utterance, read_filelist, read_speakers, speaker_index, write_filelist, write_speakers
+from levytts.data.filelists import (
+    Utterance,
+    read_filelist,
+    read_speakers,
+    speaker_index,
+    write_filelist,
+    write_speakers,
+)
 from levytts.data.mix import mix_by_minutes, sentence_key
 from levytts.data.readers import READERS, read_corpus, read_hifitts, read_libritts, read_ljspeech, read_plain_filelist
 from levytts.data.validate import validate_utterances

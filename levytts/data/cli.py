@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from levytts.cli import UserError, add_seed_option
+
 
 def _parse_minutes(values: list[str]) -> dict[str, float | None] | None:
     if not values:
@@ -14,11 +16,11 @@ def _parse_minutes(values: list[str]) -> dict[str, float | None] | None:
     for value in values:
         speaker, sep, minutes = value.partition("=")
         if not sep or not speaker:
-            raise ValueError(f"--minutes takes SPEAKER=MINUTES (e.g. lj=1000), got {value!r}")
+            raise UserError(f"--minutes takes SPEAKER=MINUTES (e.g. lj=1000), got {value!r}")
         try:
             out[speaker] = None if minutes == "all" else float(minutes)
         except ValueError:
-            raise ValueError(f"--minutes {value!r}: MINUTES must be a number or 'all'") from None
+            raise UserError(f"--minutes {value!r}: MINUTES must be a number or 'all'") from None
     return out
 
 
@@ -27,7 +29,7 @@ def _parse_source(value: str) -> tuple[str, str]:
 
     kind, sep, path = value.partition("=")
     if not sep or kind not in READERS:
-        raise ValueError(f"--source takes KIND=PATH with KIND one of {READERS}, got {value!r}")
+        raise UserError(f"--source takes KIND=PATH with KIND one of {READERS}, got {value!r}")
     return kind, path
 
 
@@ -40,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--default-speaker", default=None,
                    help="speaker id for LJSpeech (default lj) and for 'wav_path|text' filelists")
     p.add_argument("--out-dir", required=True, help="writes filelist.txt and speakers.txt here")
+    p.set_defaults(func=prepare)
 
     v = sub.add_parser("validate", help="report, skip and count bad items of a filelist")
     v.add_argument("filelist")
@@ -52,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="tokens are the phones alone (data.add_blank: false); default 2·phones + 1")
     v.add_argument("--max-frames-per-token", type=float, default=50.0,
                    help="refuse more mel frames per token than this (default 50; 0 turns the check off)")
+    v.set_defaults(func=validate)
 
     m = sub.add_parser("mix", help="imbalanced set by minutes per speaker, with train/val/test splits")
     m.add_argument("--source", action="append", required=True, help="KIND=PATH (repeatable)")
@@ -59,16 +63,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "speakers not listed are left out; 'all' keeps everything")
     m.add_argument("--default-speaker", default=None,
                    help="speaker id for LJSpeech (default lj) and for 'wav_path|text' filelists")
-    m.add_argument("--seed", type=int, default=1234)
+    add_seed_option(m, default=1234, help="seed of the shuffles that pick each speaker's utterances (default 1234)")
     m.add_argument("--n-test", type=int, default=10, help="held-out test utterances per speaker")
     m.add_argument("--n-val", type=int, default=5, help="validation utterances per speaker")
     m.add_argument("--held-out-texts", default=None, help="file of sentences (one a line) never to train on")
     m.add_argument("--out-dir", required=True, help="writes filelists/{train,val,test}.txt, speakers.txt, summary.json")
+    m.set_defaults(func=mix)
 
     a = sub.add_parser("mfa-corpus", help="lay out <dir>/<speaker>/<utt>.wav + .lab for Montreal Forced Aligner")
     a.add_argument("filelist")
     a.add_argument("--out-dir", required=True)
     a.add_argument("--copy", action="store_true", help="copy wavs instead of symlinking them")
+    a.set_defaults(func=mfa_corpus)
 
     d = sub.add_parser("durations", help="check TextGrid phone durations sum to each mel length")
     d.add_argument("filelist")
@@ -76,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--sample-rate", type=int, required=True)
     d.add_argument("--hop-length", type=int, required=True)
     d.add_argument("--tolerance", type=int, default=2)
+    d.set_defaults(func=durations)
 
 
 def _read_sources(sources: list[str], speakers: list[str] | None, default_speaker: str | None = None):
@@ -98,73 +105,89 @@ def _n_frames(wav_path: str, sample_rate: int, hop_length: int) -> int:
     return n_samples // hop_length
 
 
-def main(args: argparse.Namespace) -> int:
-    from levytts.data.filelists import read_filelist, read_speakers, write_filelist, write_speakers
+def prepare(args: argparse.Namespace) -> int:
+    from levytts.data.filelists import write_filelist, write_speakers
+    from levytts.data.validate import validate_utterances
+
+    kept, _ = validate_utterances(_read_sources(args.source, args.speakers, args.default_speaker))
+    out = Path(args.out_dir)
+    write_filelist(out / "filelist.txt", kept)
+    write_speakers(out / "speakers.txt", sorted({u.speaker for u in kept}))
+    print(f"wrote {out / 'filelist.txt'} ({len(kept)} utterances, {sum(u.duration for u in kept) / 60:.1f} min)")
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    from levytts.data.filelists import read_filelist, read_speakers, write_filelist
+    from levytts.data.validate import validate_utterances
+
+    speakers = read_speakers(args.speakers_file) if args.speakers_file else None
+    mel = {"sample_rate": args.sample_rate, "n_fft": args.n_fft, "hop_length": args.hop_length}
+    if min(mel.values()) < 1 or args.max_frames_per_token < 0:
+        raise UserError(f"--sample-rate, --n-fft and --hop-length must be >= 1 and --max-frames-per-token "
+                        f">= 0, got {mel}, {args.max_frames_per_token}")
+    kept, problems = validate_utterances(read_filelist(args.filelist), speakers=speakers, mel=mel,
+                                         add_blank=not args.no_blank,
+                                         max_frames_per_token=args.max_frames_per_token or None)
+    if args.out:
+        write_filelist(args.out, kept)
+    return 0
+
+
+def mix(args: argparse.Namespace) -> int:
+    from levytts.audio.io import atomic_write
+    from levytts.data.filelists import read_text_lines, write_filelist, write_speakers
     from levytts.data.mix import mix_by_minutes
     from levytts.data.validate import validate_utterances
 
-    if args.action == "prepare":
-        kept, _ = validate_utterances(_read_sources(args.source, args.speakers, args.default_speaker))
-        out = Path(args.out_dir)
-        write_filelist(out / "filelist.txt", kept)
-        write_speakers(out / "speakers.txt", sorted({u.speaker for u in kept}))
-        print(f"wrote {out / 'filelist.txt'} ({len(kept)} utterances, {sum(u.duration for u in kept) / 60:.1f} min)")
-        return 0
-    if args.action == "validate":
-        speakers = read_speakers(args.speakers_file) if args.speakers_file else None
-        mel = {"sample_rate": args.sample_rate, "n_fft": args.n_fft, "hop_length": args.hop_length}
-        if min(mel.values()) < 1 or args.max_frames_per_token < 0:
-            raise ValueError(f"--sample-rate, --n-fft and --hop-length must be >= 1 and --max-frames-per-token "
-                             f">= 0, got {mel}, {args.max_frames_per_token}")
-        kept, problems = validate_utterances(read_filelist(args.filelist), speakers=speakers, mel=mel,
-                                             add_blank=not args.no_blank,
-                                             max_frames_per_token=args.max_frames_per_token or None)
-        if args.out:
-            write_filelist(args.out, kept)
-        return 0
-    if args.action == "mix":
-        minutes = _parse_minutes(args.minutes)
-        readers_speakers = [s for s in minutes] if minutes else None
-        kept, _ = validate_utterances(_read_sources(args.source, readers_speakers, args.default_speaker))
-        held = None
-        if args.held_out_texts:
-            from levytts.data.filelists import read_text_lines
+    minutes = _parse_minutes(args.minutes)
+    readers_speakers = [s for s in minutes] if minutes else None
+    kept, _ = validate_utterances(_read_sources(args.source, readers_speakers, args.default_speaker))
+    held = None
+    if args.held_out_texts:
+        held = {line for line in read_text_lines(args.held_out_texts, "--held-out-texts file") if line.strip()}
+    splits, summary = mix_by_minutes(kept, minutes, seed=args.seed, n_test=args.n_test, n_val=args.n_val,
+                                     held_out_texts=held)
+    out = Path(args.out_dir)
+    for name, items in splits.items():
+        write_filelist(out / "filelists" / f"{name}.txt", items)
+    write_speakers(out / "speakers.txt", sorted(summary))
+    with atomic_write(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps({"seed": args.seed, "speakers": summary}, indent=1) + "\n")
+    for speaker, s in summary.items():
+        note = "  (short of target: all data used)" if s["short_of_target"] else ""
+        print(f"{speaker}: train {s['train_minutes']:.1f} min ({s['train']} utts), val {s['val']}, "
+              f"test {s['test']}{note}")
+    return 0
 
-            held = {line for line in read_text_lines(args.held_out_texts, "--held-out-texts file") if line.strip()}
-        splits, summary = mix_by_minutes(kept, minutes, seed=args.seed, n_test=args.n_test, n_val=args.n_val,
-                                         held_out_texts=held)
-        out = Path(args.out_dir)
-        for name, items in splits.items():
-            write_filelist(out / "filelists" / f"{name}.txt", items)
-        write_speakers(out / "speakers.txt", sorted(summary))
-        from levytts.audio.io import atomic_write
 
-        with atomic_write(out / "summary.json") as tmp:
-            tmp.write_text(json.dumps({"seed": args.seed, "speakers": summary}, indent=1) + "\n")
-        for speaker, s in summary.items():
-            note = "  (short of target: all data used)" if s["short_of_target"] else ""
-            print(f"{speaker}: train {s['train_minutes']:.1f} min ({s['train']} utts), val {s['val']}, "
-                  f"test {s['test']}{note}")
-        return 0
-    if args.action == "mfa-corpus":
-        from levytts.data.mfa import write_mfa_corpus
+def mfa_corpus(args: argparse.Namespace) -> int:
+    from levytts.data.filelists import read_filelist
+    from levytts.data.mfa import write_mfa_corpus
 
-        n = write_mfa_corpus(read_filelist(args.filelist), args.out_dir, link=not args.copy)
-        print(f"wrote an MFA corpus of {n} utterances to {args.out_dir}")
-        return 0
-    if args.action == "durations":
-        from levytts.data.durations import textgrid_to_durations
+    n = write_mfa_corpus(read_filelist(args.filelist), args.out_dir, link=not args.copy)
+    print(f"wrote an MFA corpus of {n} utterances to {args.out_dir}")
+    return 0
 
-        bad = 0
-        items = read_filelist(args.filelist)
-        for utt in items:
-            grid = Path(args.textgrid_dir) / utt.speaker / f"{utt.utt_id}.TextGrid"
-            try:
-                textgrid_to_durations(grid, _n_frames(utt.wav_path, args.sample_rate, args.hop_length),
-                                      args.sample_rate, args.hop_length, tolerance=args.tolerance)
-            except (ValueError, FileNotFoundError, RuntimeError) as err:
-                bad += 1
-                print(f"bad: {utt.utt_id}: {err}", file=sys.stderr)
-        print(f"checked {len(items)} TextGrids: {len(items) - bad} ok, {bad} bad")
-        return 1 if bad else 0
-    raise ValueError(f"unknown action {args.action!r}")
+
+def durations(args: argparse.Namespace) -> int:
+    from levytts.data.durations import textgrid_to_durations
+    from levytts.data.filelists import read_filelist
+
+    bad = 0
+    items = read_filelist(args.filelist)
+    for utt in items:
+        grid = Path(args.textgrid_dir) / utt.speaker / f"{utt.utt_id}.TextGrid"
+        try:
+            textgrid_to_durations(grid, _n_frames(utt.wav_path, args.sample_rate, args.hop_length),
+                                  args.sample_rate, args.hop_length, tolerance=args.tolerance)
+        except (ValueError, FileNotFoundError, RuntimeError) as err:
+            bad += 1
+            print(f"bad: {utt.utt_id}: {err}", file=sys.stderr)
+    print(f"checked {len(items)} TextGrids: {len(items) - bad} ok, {bad} bad")
+    return 1 if bad else 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the sub-action chosen on the command line (its parser set ``args.func``)."""
+    return int(args.func(args) or 0)

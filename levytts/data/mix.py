@@ -60,7 +60,7 @@ def mix_by_minutes(utterances: list[Utterance], minutes_per_speaker: dict[str, f
         shuffled[speaker] = items
     splits: dict[str, list[Utterance]] = {"train": [], "val": [], "test": []}
     held_out = {sentence_key(t) for t in (held_out_texts or ())}
-    for speaker, items in shuffled.items():
+    for items in shuffled.values():
         test = [u for u in items if sentence_key(u.text) in held_out][:n_test]
         for u in items:
             if len(test) >= n_test:

@@ -28,10 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also compare each synthesised utterance with the reference of the same sentence")
     parser.add_argument("--no-reference-row", action="store_true", help="do not score the references themselves")
     parser.add_argument("--device", default="cpu", help="torch device for the speaker encoder")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="score only the utterances at filelist positions p with p %% N == I; writes "
+                             "<out stem>.shard-I-of-N.json/_utts.csv, and the report once all N shards are there")
+    parser.add_argument("--merge", action="store_true",
+                        help="build the report from the shard files of --out (all N present) without scoring")
 
 
 def main(args: argparse.Namespace) -> int:
-    from levytts.eval.report import evaluate, write_report
+    from levytts.eval.report import evaluate, merge_shards, missing_shards, write_report, write_shard
+    from levytts.shard import parse_shard
+
+    shard = parse_shard(args.shard)  # a bad --shard: one error line before any work
+    out = args.out or args.synth_dir / "eval.md"
+    if args.merge:
+        if shard is not None:
+            raise ValueError("--merge takes no --shard (it reads all the shards of --out)")
+        return _report(write_report(merge_shards(out, args.filelist), out))
 
     if args.min_duration < 0:
         raise ValueError(f"--min-duration must be >= 0, got {args.min_duration}")
@@ -41,8 +54,21 @@ def main(args: argparse.Namespace) -> int:
                       with_distances=not args.no_distances, with_f0=not args.no_f0,
                       with_reference_row=not args.no_reference_row,
                       exclude_same_sentence=not args.include_same_sentence, min_duration=args.min_duration,
-                      max_refs=args.max_refs, device=args.device, log=lambda msg: print(msg, file=sys.stderr))
-    paths = write_report(result, args.out or args.synth_dir / "eval.md")
+                      max_refs=args.max_refs, device=args.device, log=lambda msg: print(msg, file=sys.stderr),
+                      shard=shard)
+    if shard is None:
+        return _report(write_report(result, out))
+    written = write_shard(result, out, shard, args.filelist)
+    print("wrote " + ", ".join(str(p) for p in written.values()), file=sys.stderr)
+    missing = missing_shards(out, shard[1])
+    if missing:  # the last shard to finish writes the report (or: levytts eval ... --merge)
+        print(f"shards still to come: {', '.join(f'{i}/{shard[1]}' for i in missing)}; the last one (or --merge) "
+              f"writes {out}", file=sys.stderr)
+        return 0
+    return _report(write_report(merge_shards(out, args.filelist, shard[1]), out))
+
+
+def _report(paths) -> int:
     print(Path(paths["markdown"]).read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
     return 0

@@ -170,7 +170,8 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
              scorer: str = "ge2e", with_wer: bool = True, with_distances: bool = True, with_f0: bool = True,
              with_reference_row: bool = True, exclude_same_sentence: bool = True, min_duration: float = 0.3,
              max_refs: int | None = None,
-             device: str = "cpu", log: Callable[[str], None] = print) -> EvalResult:
+             device: str = "cpu", log: Callable[[str], None] = print,
+             shard: tuple[int, int] | None = None) -> EvalResult:
     """Score every condition of ``synth_dir`` against the references of ``filelist``.
 
     Per utterance: speaker similarity (mean cosine to the speaker's reference recordings, by default
@@ -189,6 +190,9 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
             when it is the speaker's only reference.
         max_refs: use at most this many reference recordings per speaker for the similarity.
         min_duration: files shorter than this many seconds are reported and skipped.
+        shard: (i, n) — score only the utterances at filelist positions p with p % n == i (the references still
+            come from the whole filelist, so each row is what the unsharded run gives it); merge the shards with
+            :func:`merge_shards`.
     """
     from levytts.eval.asr import PocketSphinxASR, wer_counts
     from levytts.eval.distances import DistanceConfig, compare_to_reference
@@ -253,10 +257,13 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
     if with_reference_row:
         runs.append((None, REFERENCE, "", None))
     runs += [(c, c.name, c.sampler, c.steps) for c in conditions]
+    from levytts.shard import in_shard
+
+    scored = [e for p, e in enumerate(entries) if in_shard(p, shard)]
     for condition, name, sampler, steps in runs:
-        log(f"[eval] {name}: {len(entries)} utterances")
+        log(f"[eval] {name}: {len(scored)} utterances" + (f" (shard {shard[0]}/{shard[1]})" if shard else ""))
         rows = []
-        for entry in entries:
+        for entry in scored:
             row = UttResult(name, sampler, steps, entry.speaker, entry.utt)
             if condition is None:
                 wav = ref_audio.get(entry.utt)
@@ -275,10 +282,74 @@ def evaluate(synth_dir: str | os.PathLike, ref_dir: str | os.PathLike | None, fi
                     result.problems.append(f"{name}: {entry.utt}: {err}")
             rows.append(row)
         result.utterances += rows
-        for speaker in speakers:
-            result.summary.append(_summarise([r for r in rows if r.speaker == speaker], name, sampler, steps, speaker))
-        if len(speakers) > 1:
-            result.summary.append(_summarise(rows, name, sampler, steps, "ALL"))
+        result.summary += _summaries(rows, speakers, name, sampler, steps)
+    return result
+
+
+def _summaries(rows: list[UttResult], speakers: list[str], name: str, sampler: str, steps: int | None) -> list[SummaryRow]:
+    out = [_summarise([r for r in rows if r.speaker == speaker], name, sampler, steps, speaker) for speaker in speakers]
+    if len(speakers) > 1:
+        out.append(_summarise(rows, name, sampler, steps, "ALL"))
+    return out
+
+
+def shard_path(out_md: str | os.PathLike, shard: tuple[int, int]) -> Path:
+    """Where shard (i, n) of the report ``out_md`` keeps its rows: ``<stem>.shard-I-of-N.json`` beside it."""
+    out_md = Path(out_md)
+    return out_md.with_name(f"{out_md.stem}.shard-{shard[0]}-of-{shard[1]}.json")
+
+
+def write_shard(result: EvalResult, out_md: str | os.PathLike, shard: tuple[int, int], filelist) -> dict[str, Path]:
+    """Write one shard's rows: ``<stem>.shard-I-of-N.json`` (lossless, for :func:`merge_shards`) and
+    ``<stem>.shard-I-of-N_utts.csv`` (per utterance, to read)."""
+    import json
+
+    path = shard_path(out_md, shard)
+    data = {"shard": list(shard), "scorer": result.scorer, "filelist": str(filelist),
+            "runs": list(dict.fromkeys(r.condition for r in result.utterances)),
+            "problems": result.problems, "utterances": [asdict(r) for r in result.utterances]}
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(data), encoding="utf-8")  # NaN as NaN: json reads it back
+    csv_path = path.with_name(path.stem + "_utts.csv")
+    with atomic_write(csv_path) as tmp:
+        tmp.write_text(to_csv(result.utterances, UTT_COLUMNS), encoding="utf-8")
+    return {"shard": path, "shard_utts_csv": csv_path}
+
+
+def missing_shards(out_md: str | os.PathLike, n: int) -> list[int]:
+    return [i for i in range(n) if not shard_path(out_md, (i, n)).is_file()]
+
+
+def merge_shards(out_md: str | os.PathLike, filelist, n: int | None = None) -> EvalResult:
+    """The result of the unsharded run from the shard files of ``out_md`` (all n of them): rows in the unsharded
+    order (condition, then filelist position), summaries recomputed over all rows, problems without repeats."""
+    import json
+
+    out_md = Path(out_md)
+    if n is None:
+        found = {int(m[1]) for f in out_md.parent.glob(f"{out_md.stem}.shard-*-of-*.json")
+                 if (m := re.fullmatch(re.escape(out_md.stem) + r"\.shard-\d+-of-(\d+)\.json", f.name))}
+        if len(found) != 1:
+            raise FileNotFoundError(f"no shard files {out_md.stem}.shard-I-of-N.json in {out_md.parent}" if not found
+                                    else f"shard files of different N ({sorted(found)}) in {out_md.parent}")
+        n = found.pop()
+    missing = missing_shards(out_md, n)
+    if missing:
+        raise FileNotFoundError(f"shards {', '.join(f'{i}/{n}' for i in missing)} of {out_md} not written yet "
+                                f"(run levytts eval ... --shard I/{n} for them)")
+    entries = read_filelist(filelist)
+    position = {e.utt: p for p, e in enumerate(entries)}
+    speakers = sorted({e.speaker for e in entries})
+    shards = [json.loads(shard_path(out_md, (i, n)).read_text(encoding="utf-8")) for i in range(n)]
+    result = EvalResult(scorer=shards[0]["scorer"])
+    runs = list(dict.fromkeys(name for s in shards for name in s["runs"]))
+    rows = [UttResult(**r) for s in shards for r in s["utterances"]]
+    rows.sort(key=lambda r: (runs.index(r.condition), position[r.utt]))
+    result.utterances = rows
+    result.problems = list(dict.fromkeys(msg for s in shards for msg in s["problems"]))
+    for name in runs:
+        run_rows = [r for r in rows if r.condition == name]
+        result.summary += _summaries(run_rows, speakers, name, run_rows[0].sampler, run_rows[0].steps)
     return result
 
 

@@ -106,7 +106,7 @@ def load_tts(checkpoint: str | Path | None, vocoder: str | None = "universal", d
 def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str | Path, conditions=DEFAULT_CONDITIONS,
                seed: int = 0, eta: str = "popov:0.3,0.3", vocoder: str = "universal", device: str = "cpu",
                batch_size: int = 16, t_start: float | None = None, temperature: float | None = None,
-               log=print) -> dict[str, float]:
+               log=print, shard: tuple[int, int] | None = None) -> dict[str, float]:
     """Synthesise every utterance of ``filelist`` (its text and speaker) under every condition.
 
     ``conditions``: :class:`SamplerSpec` texts (``SAMPLER[:SOLVER]:N[:ETA]``) or ``mu``; ``eta`` is the η of an
@@ -115,11 +115,14 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     wav depends on (seed, utterance) only, not on ``batch_size``, the other utterances of its batch or which
     wavs already exist. Writes ``out_dir/<spec.dirname>/<utt_id>.wav``; an existing wav is kept (resumable).
     ``t_start``: start the reverse process at t_start < T (see LevyTTS.synthesise; default: the checkpoint's
-    stored default, else T). Returns seconds spent per condition.
+    stored default, else T). ``shard`` (i, n): only the utterances at positions p with p % n == i
+    (:mod:`levytts.shard`); their seeds are still their positions in the whole filelist, so n shards run in parallel
+    write exactly the files of one unsharded run into the same directories. Returns seconds spent per condition.
     """
     from levytts.audio.io import save_wav
     from levytts.data import read_filelist
     from levytts.levy import sample_generators
+    from levytts.shard import in_shard
     from levytts.tts.synth import parse_eta
 
     parse_eta(eta)  # a bad --eta fails before any work
@@ -127,7 +130,8 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     tts = load_tts(checkpoint, vocoder, device)
     for u in utts:
         tts.speaker_id(u.speaker)  # unknown speaker → clear error before any work
-    position = {id(u): i for i, u in enumerate(utts)}  # the per-utterance seed index
+    position = {id(u): i for i, u in enumerate(utts)}  # the per-utterance seed index (in the whole filelist)
+    utts = [u for u in utts if in_shard(position[id(u)], shard)]
     out_dir = Path(out_dir)
     timings = {}
     for text in conditions:
@@ -483,6 +487,7 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
     from levytts.audio.io import atomic_write
 
@@ -517,6 +522,12 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
             ax.set_xlabel("steps N")
             ax.set_ylabel(ylabel)
             ax.set_xscale("log")
+            shown = sorted({_condition_key(c)[2] for (c, s, _), _v in agg.items()
+                            if s == spk and has_steps(c) and _condition_key(c)[1] == smp})
+            if shown:  # label the N that were run, not log-axis decades (2 × 10⁰, 3 × 10⁰ … overlap)
+                ax.xaxis.set_major_locator(FixedLocator(shown))
+                ax.xaxis.set_major_formatter(FixedFormatter([str(n) for n in shown]))
+                ax.xaxis.set_minor_locator(NullLocator())
             ax.legend(fontsize=7)
     fig.tight_layout()
     out = Path(out)
@@ -630,6 +641,9 @@ def add_arguments(parser) -> None:
     p.add_argument("--t-start", type=positive_float, default=None, help="start the reverse process at this t < T")
     p.add_argument("--temperature", type=positive_float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="only the utterances at filelist positions p with p %% N == I (run N processes, one per I; "
+                        "same files as one run)")
     p = sub.add_parser("mel-figure", help="one sentence from T at several N next to μ and a reference → PNG")
     p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
     p.add_argument("--text", required=True)
@@ -663,8 +677,11 @@ def main(args) -> int:
     elif args.action == "synth":
         if args.threads:
             torch.set_num_threads(args.threads)
+        from levytts.shard import parse_shard
+
+        shard = parse_shard(args.shard)  # a bad --shard: one error line before any work
         synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
-                   args.device, args.batch_size, args.t_start, args.temperature)
+                   args.device, args.batch_size, args.t_start, args.temperature, shard=shard)
     elif args.action == "mel-figure":
         print(mel_steps_figure(args.checkpoint, args.text, args.speaker, args.out, args.steps, args.sampler, args.solver,
                                args.eta, args.seed, args.reference, args.t_start))

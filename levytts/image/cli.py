@@ -16,6 +16,7 @@ Example: ``levytts image train experiment=fashion_mnist_lt alpha=1.8``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import time
@@ -26,13 +27,41 @@ import numpy as np
 ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "make-fixture")
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """An action's parser: options may come before, between or after the hydra overrides
+    (``train --config-dir D experiment=x alpha=1.8`` and ``train experiment=x --config-dir D alpha=1.8`` alike)."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inside:  # parse_known_intermixed_args calls back here: the plain parse
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("action", choices=ACTIONS, help="recipe stage to run")
-    parser.add_argument("overrides", nargs=argparse.REMAINDER,
-                        help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8 (options may come first)")
+    # --config-dir may also come before the action; each action's copy defaults to "not given" so it keeps that
     parser.add_argument("--config-dir", default="configs/image", help="hydra config tree (default: configs/image)")
-    parser.add_argument("--kind", choices=("cifar10", "fashion_mnist"), help="make-fixture: format to write")
-    parser.add_argument("--out", help="make-fixture: output folder")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_IntermixedParser)
+    stages = {"prepare": (prepare, "read the dataset, make the long-tail subset, write data/*.npz"),
+              "classifier": (classifier, "train the feature classifier on the full real training set"),
+              "train": (train, "train the diffusion model (run_dir/model.ckpt)"),
+              "sample": (sample_grid, "run the sampler grid (samples/*.npz and PNG grids)"),
+              "evaluate": (evaluate, "FD / PRDC / per-class coverage in classifier features (+ FID)"),
+              "report": (report, "markdown tables over report.runs")}
+    for name, (stage, help_text) in stages.items():
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8")
+        p.add_argument("--config-dir", default=argparse.SUPPRESS, help="hydra config tree (default: configs/image)")
+        p.set_defaults(func=functools.partial(run_stage, stage))
+    f = sub.add_parser("make-fixture", help="write a tiny dataset in the real on-disk format")
+    f.add_argument("--kind", required=True, choices=("cifar10", "fashion_mnist"), help="format to write")
+    f.add_argument("--out", required=True, help="output folder")
+    f.set_defaults(func=make_fixture)
 
 
 def load_config(config_dir: str | Path = "configs/image", overrides=()):
@@ -231,8 +260,15 @@ def sample_grid(cfg) -> None:
 def evaluate(cfg) -> None:
     from levytts.image.classifier import predict
     from levytts.image.data import load_npz
-    from levytts.image.metrics import (extract_features, frechet_distance_features, knn_radii, load_fid_inception,
-                                       per_class_coverage, prdc, prdc_per_class)
+    from levytts.image.metrics import (
+        extract_features,
+        frechet_distance_features,
+        knn_radii,
+        load_fid_inception,
+        per_class_coverage,
+        prdc,
+        prdc_per_class,
+    )
     from levytts.image.sampling import entry_name, grid_entries
 
     e, s, dev = cfg.eval, cfg.sampler, _device(cfg)
@@ -282,37 +318,25 @@ def report(cfg) -> None:
     _log(f"report → {out}")
 
 
-def make_fixture(args) -> None:
+def make_fixture(args) -> int:
     from levytts.image.fixtures import write_cifar10, write_fashion_mnist
 
-    if not args.kind or not args.out:
-        raise ValueError("make-fixture needs --kind cifar10|fashion_mnist and --out DIR")
     path = write_cifar10(args.out) if args.kind == "cifar10" else write_fashion_mnist(args.out)
     _log(f"wrote a tiny {args.kind} fixture in the real format: {path}")
+    return 0
 
 
-def _split_options(args) -> None:
-    """Options written after the action land in the REMAINDER overrides: move them back."""
-    rest, it = [], iter(args.overrides)
-    for tok in it:
-        name, eq, val = tok.partition("=")
-        if name in ("--config-dir", "--kind", "--out"):
-            setattr(args, name[2:].replace("-", "_"), val if eq else next(it, None))
-        else:
-            rest.append(tok)
-    args.overrides = rest
+def run_stage(stage, args) -> int:
+    """One recipe stage: compose the config of ``--config-dir`` with the overrides, set threads, run ``stage(cfg)``."""
+    cfg = load_config(args.config_dir, args.overrides)
+    if cfg.get("threads"):
+        from levytts.cli import apply_threads
+
+        apply_threads(int(cfg.threads))
+    stage(cfg)
+    return 0
 
 
 def main(args) -> int:
-    _split_options(args)
-    if args.action == "make-fixture":
-        make_fixture(args)
-        return 0
-    cfg = load_config(args.config_dir, args.overrides)
-    if cfg.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(cfg.threads))
-    {"prepare": prepare, "classifier": classifier, "train": train, "sample": sample_grid, "evaluate": evaluate,
-     "report": report}[args.action](cfg)
-    return 0
+    """Run the action chosen on the command line (its parser set ``args.func``)."""
+    return int(args.func(args) or 0)

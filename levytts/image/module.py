@@ -11,8 +11,8 @@ import lightning as L
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from levytts.levy import DLPM, LevyVP, denoising_loss
 from levytts.image.unet import DDPMUNet
+from levytts.levy import DLPM, LevyVP, denoising_loss
 
 
 def build_process(kind: str, alpha: float, **kw):

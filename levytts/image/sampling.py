@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from levytts.levy import DLPM, StableNoise, dlim_sample, dlpm_sample, sample, time_grid
+
 # Popov et al.'s Table 6 / App. B presets live with the η parser (levytts.levy.spec); re-exported here.
 from levytts.levy.spec import POPOV_T0, POPOV_TABLE6, EtaSpec, eta_preset  # noqa: F401
 

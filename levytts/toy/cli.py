@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from levytts.cli import UserError, add_threads_option, apply_threads
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from levytts.cli_types import number, positive_int
+    from levytts.cli_types import number
 
     stage = number(integer=True, low=1, high=5)
     parser.add_argument("--stage", type=stage, default=1, help="first stage to run (1–5)")
@@ -28,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exp", type=Path, default=None,
                         help="directory for model checkpoints (default: exp/toy2d; with --quick: exp/toy2d/quick)")
     parser.add_argument("--seeds", type=number(integer=True, low=2), default=5, help="seeds per setting (>= 2 for a std)")
-    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (the toy nets are too small for more)")
+    add_threads_option(parser, default=1, help="torch threads (the toy nets are too small for more)")
     parser.add_argument("--list-stages", action="store_true", help="print the stages and exit")
 
 
@@ -49,7 +51,6 @@ def output_paths(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    import torch
     from threadpoolctl import threadpool_limits
 
     from levytts.toy.stages import STAGES, Settings, run
@@ -59,11 +60,9 @@ def main(args: argparse.Namespace) -> int:
             print(f"{k}: {name}")
         return 0
     if args.seeds < 2:
-        raise ValueError(f"--seeds must be >= 2 to report a std, got {args.seeds}")
-    if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        raise UserError(f"--seeds must be >= 2 to report a std, got {args.seeds}")
     paths = output_paths(args)
-    torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     settings = Settings.quick() if args.quick else Settings()
     settings.seeds = args.seeds
     with threadpool_limits(args.threads):  # k-means in scikit-learn

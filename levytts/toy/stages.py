@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from levytts.levy import EtaSpec
 from levytts.toy import data as toy_data
 from levytts.toy import metrics
 from levytts.toy.model import EpsMLP
-from levytts.toy.train import Trained, TrainConfig, generate, make_process, train_ensemble
+from levytts.toy.train import TrainConfig, Trained, generate, make_process, train_ensemble
 from levytts.toy.variation import (
     expected_gamma_variation,
     expected_stable_variation,

@@ -16,7 +16,6 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 
-
 class TTSDataset(Dataset):
     """Items: dict(ids (L,), mel (n_mels, T) raw log-mel, spk int, durations (L,) or None).
 

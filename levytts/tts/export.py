@@ -64,8 +64,28 @@ def add_arguments(parser) -> None:
     parser.add_argument("--note", default="", help="free text stored in the file's levytts_export record")
 
 
+def _check_t_start(checkpoint, defaults: dict) -> None:
+    """A stored t_start must lie in (t_eps, T] of the checkpoint's own process (T = 1 linear, 0.9946 cosine),
+    else every later synthesis with the exported file would fail: ValueError here instead."""
+    t_start = defaults.get("t_start")
+    if t_start is None:
+        return
+    from levytts.levy import LevyVP
+
+    diffusion = load_checkpoint(checkpoint).cfg["diffusion"]
+    schedule = diffusion.get("schedule", "cosine")
+    betas = {k: float(diffusion[k]) for k in ("beta_min", "beta_max")
+             if schedule == "linear" and diffusion.get(k) is not None}
+    T = LevyVP(alpha=float(diffusion["alpha"]), schedule=schedule, **betas).T
+    t_eps = 1e-3  # the samplers' default end point (levytts.levy.time_grid)
+    if not t_eps < float(t_start) <= T:
+        raise ValueError(f"--synth-defaults t_start={t_start}: must lie in ({t_eps}, T={T:g}] of this checkpoint's "
+                         f"{schedule} schedule")
+
+
 def main(args) -> int:
     defaults = parse_synth_defaults(args.synth_defaults)
+    _check_t_start(args.checkpoint, defaults)
     dst = export_checkpoint(args.checkpoint, args.out, dtype=DTYPES[args.dtype], use_ema=not args.no_ema,
                             note=args.note, synth_defaults=defaults or None)
     ckpt = load_checkpoint(dst)  # read back: the file loads, and the summary shows what was stored

@@ -15,7 +15,6 @@ alone (encoder + diffusion sampler) and with the vocoder. Speed: benchmarks/READ
 """
 from __future__ import annotations
 
-import re
 import sys
 import time
 import warnings
@@ -25,9 +24,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from levytts.cli import UserError, add_device_option, add_seed_option, add_threads_option, apply_threads
 from levytts.pretrained import demo_voice_path
+
 # One splitter, shared with the normaliser's abbreviation table; re-exported here for existing callers.
 from levytts.text.sentences import SENTENCE_END, split_sentences  # noqa: F401
+
 # Checkpoint reading lives in levytts.tts.checkpoint; these names are re-exported here for existing callers.
 from levytts.tts.checkpoint import SYNTH_DEFAULTS, build_model, load_checkpoint, model_weights, sampler_defaults  # noqa: F401
 
@@ -46,6 +48,7 @@ def parse_eta(value: str | float):
     return spec.schedule(1.0)
 
 
+STEPS_MAX = 1000  # N > 1000 only burns CPU (quality is flat beyond ~30 here) and would block `levytts serve`
 LENGTH_SCALE_MAX = 10.0  # > 10× slower speech is never meant; it would only allocate huge mels
 CLIP_WARN_FRACTION = 1e-3  # warn when more than 0.1 % of the samples are at full scale
 FULL_SCALE = 32767 / 32768  # |x| at or above this is the largest PCM_16 value once written
@@ -59,7 +62,7 @@ def check_synth_numbers(kw: dict, length_scale, pause_seconds, seed) -> tuple[di
     from levytts.cli_types import SEED_MAX, check_number
 
     kw = dict(kw)
-    kw["steps"] = check_number(kw["steps"], "steps", integer=True, low=1)
+    kw["steps"] = check_number(kw["steps"], "steps", integer=True, low=1, high=STEPS_MAX)
     if kw["t_start"] is not None:  # its upper end (the process's T) is checked by the model
         kw["t_start"] = check_number(kw["t_start"], "t_start", low=0, low_open=True)
     kw["temperature"] = check_number(kw["temperature"], "temperature", low=0, low_open=True)
@@ -342,7 +345,7 @@ def load_demo_voice(vocoder: str | Path | None = "universal", device: str = "cpu
 
 # ------------------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
-    from levytts.cli_types import number, positive_float, positive_int, seed_int, validated
+    from levytts.cli_types import number, positive_float, validated
 
     parser.epilog = ("Numeric options are checked before any work (finite, in range; a bad value is a one-line "
                      "error, status 2). A wav with more than 0.1 % of its samples at full scale (clipped) gives a "
@@ -355,8 +358,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--speaker", help="speaker id (see --list-speakers)")
     parser.add_argument("--checkpoint", help="checkpoint written by `levytts train` (…/checkpoints/last.ckpt); default: the bundled demo "
                         "voice (levytts/pretrained/demo_voice.pt, see docs/demo_voice.md)")
-    parser.add_argument("--steps", type=positive_int, default=None,
-                        help="reverse-diffusion steps N (default: the checkpoint's stored default, else 10)")
+    parser.add_argument("--steps", type=number(integer=True, low=1, high=STEPS_MAX), default=None,
+                        help=f"reverse-diffusion steps N, 1..{STEPS_MAX} (default: the checkpoint's stored default, else 10)")
     parser.add_argument("--sampler", default=None, choices=["ode", "sde-a", "sde-e"], help="default: the checkpoint's, else ode")
     parser.add_argument("--solver", default=None, choices=["euler", "ei"],
                         help="euler (Euler-Maruyama) or ei (exponential integrator); default: the checkpoint's, else euler")
@@ -378,11 +381,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--dtype", default="float32", choices=list(DTYPES),
                         help="bfloat16: decoder network and HiFi-GAN under bf16 autocast (about 1.5x faster in total on CPUs "
                              "with AVX512-BF16; MCD against float32 in benchmarks/README.md)")
-    parser.add_argument("--seed", type=seed_int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu | cuda")
-    parser.add_argument("--threads", type=positive_int, default=None,
-                        help="CPU threads for torch (default: torch's choice). Small models on a busy machine run "
-                             "much faster with 1: measured RTF 0.48 with 1 thread vs 11 with 2 under load")
+    add_seed_option(parser)
+    add_device_option(parser, help="cpu | cuda")
+    add_threads_option(parser, help="CPU threads for torch (default: torch's choice). Small models on a busy machine "
+                       "run much faster with 1: measured RTF 0.48 with 1 thread vs 11 with 2 under load")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even if EMA weights exist")
     parser.add_argument("--save-mel", action="store_true", help="also write the log-mel as .npy next to each wav")
     parser.add_argument("--list-speakers", action="store_true",
@@ -458,10 +460,7 @@ def main(args) -> int:
     from levytts.audio.io import atomic_write, save_wav
 
     tune_malloc()
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     if not args.checkpoint:
         args.checkpoint = str(demo_voice_path())  # the bundled demo voice (docs/demo_voice.md)
     if args.list_speakers:
@@ -469,12 +468,16 @@ def main(args) -> int:
         print(tts.speaker_listing())
         return 0
     if args.text is None and args.file is None:
-        raise ValueError("give --text \"...\" or --file texts.txt (or --list-speakers)")
+        raise UserError("give --text \"...\" or --file texts.txt (or --list-speakers)")
+    if args.text is not None and args.file is not None:
+        raise UserError("give --text or --file, not both")
+    if args.file is not None and str(args.out).lower().endswith(".wav"):
+        raise UserError(f"--file writes one wav per line into the directory --out; give a directory, not {args.out}")
     stream = str(args.out) == "-"
     if stream and (args.file is not None or args.save_mel):
-        raise ValueError("--out - streams the audio of one --text to stdout (no --file, no --save-mel)")
+        raise UserError("--out - streams the audio of one --text to stdout (no --file, no --save-mel)")
     if stream and sys.stdout.isatty():
-        raise ValueError("--out - writes binary WAV data to stdout: pipe it (e.g. `| aplay`) or redirect it to a file")
+        raise UserError("--out - writes binary WAV data to stdout: pipe it (e.g. `| aplay`) or redirect it to a file")
     if args.file is not None:
         from levytts.data.filelists import read_text_lines
 
@@ -482,7 +485,7 @@ def main(args) -> int:
         lines = [(n, line.strip()) for n, line in enumerate(read_text_lines(path, what="text file"), 1)
                  if line.strip()]  # (line number, text): blank lines are skipped
         if not lines:
-            raise ValueError(f"{path} holds no text lines")
+            raise UserError(f"{path} holds no text lines")
     else:
         lines = [(None, args.text)]
     texts = [text for _, text in lines]

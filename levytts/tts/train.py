@@ -222,6 +222,7 @@ def run(cfg: dict) -> Path:
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.loggers import TensorBoardLogger
+    from lightning.pytorch.utilities import rank_zero_only
     from omegaconf import OmegaConf
 
     from levytts.audio.io import atomic_write
@@ -241,14 +242,19 @@ def run(cfg: dict) -> Path:
     L.seed_everything(int(cfg["seed"]), workers=True, verbose=False)  # same initial weights in every run
     dm = make_datamodule(cfg)
     module = TTSLightning(cfg, dm.symbols.to_dict(), dm.speakers, dm.add_blank, speaker_minutes(dm.train_set.utts))
+    # DDP: Lightning starts ranks 1.. by re-running this command with LOCAL_RANK/RANK set (or torchrun/SLURM set
+    # them), so rank_zero_only.rank is known here; only rank 0 writes run files and prints (no duplicate lines)
+    is_zero = rank_zero_only.rank == 0
+    say = rank_zero_only(print)
     run_dir.mkdir(parents=True, exist_ok=True)
     # a crash (kill, OOM) mid-write leaves only atomic_write's hidden temp file (.NAME.ckpt.XXXXXX.tmp): never
     # loaded (resume reads last.ckpt, replaced in one os.replace), and removed here so it does not pile up
-    for stale in (run_dir / "checkpoints").glob(".*.ckpt.*"):
-        stale.unlink(missing_ok=True)
-    with atomic_write(run_dir / "config.yaml") as tmp:
-        tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
-    dm.symbols.save(run_dir / "symbols.json")
+    if is_zero:
+        for stale in (run_dir / "checkpoints").glob(".*.ckpt.*"):
+            stale.unlink(missing_ok=True)
+        with atomic_write(run_dir / "config.yaml") as tmp:
+            tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
+        dm.symbols.save(run_dir / "symbols.json")
     tcfg, trainer_cfg = cfg["train"], dict(cfg["trainer"])
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step:07d}", auto_insert_metric_name=False,
                               every_n_train_steps=int(tcfg["checkpoint_every"]), save_top_k=-1, save_last=True,
@@ -269,7 +275,7 @@ def run(cfg: dict) -> Path:
             raise FileNotFoundError(f"resume checkpoint not found: {resume}")
         ckpt_path = str(resume)
     if ckpt_path:
-        print(f"levytts train: resuming from {ckpt_path}")
+        say(f"levytts train: resuming from {ckpt_path}")
         import warnings
 
         # mid-epoch resume is exact here (ResumableBatchSampler is positioned by train_dataloader): not Lightning's
@@ -278,7 +284,7 @@ def run(cfg: dict) -> Path:
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     last = run_dir / "checkpoints" / "last.ckpt"
     trainer.save_checkpoint(last)
-    print(f"levytts train: done at step {trainer.global_step}; skipped non-finite steps: {int(module.skipped_steps)}; "
+    say(f"levytts train: done at step {trainer.global_step}; skipped non-finite steps: {int(module.skipped_steps)}; "
           f"checkpoint {last}")
     return last
 

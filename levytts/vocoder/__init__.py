@@ -5,7 +5,13 @@
     audio = voc(mel)                              # (B, T * hop_length)
 """
 from levytts.vocoder.griffin_lim import griffin_lim
-from levytts.vocoder.hifigan import HiFiGANConfig, HiFiGANGenerator, fold_weight_norm, load_hifigan, universal_checkpoint
+from levytts.vocoder.hifigan import (
+    HiFiGANConfig,
+    HiFiGANGenerator,
+    fold_weight_norm,
+    load_hifigan,
+    universal_checkpoint,
+)
 from levytts.vocoder.vocoder import Vocoder, check_mel_config, load_vocoder
 
 __all__ = ["HiFiGANConfig", "HiFiGANGenerator", "Vocoder", "check_mel_config", "fold_weight_norm", "griffin_lim",

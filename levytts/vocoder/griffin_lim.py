@@ -35,9 +35,12 @@ def griffin_lim(mel: torch.Tensor, mel_cfg, n_iter: int = 32) -> torch.Tensor:
     out = []
     for m in mels.detach().float().cpu().numpy():
         n = m.shape[-1] * cfg.hop_length
-        y = librosa.feature.inverse.mel_to_audio(
-            np.exp(m), sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
-            center=True, power=1.0, n_iter=n_iter, fmin=cfg.f_min, fmax=cfg.f_max)
+        # librosa.feature.inverse.mel_to_audio in two steps, to seed Griffin–Lim's random initial phase: the audio
+        # is a function of the mel alone (reproducible files; sharded synthesis writes the unsharded run's bytes)
+        stft = librosa.feature.inverse.mel_to_stft(np.exp(m), sr=cfg.sample_rate, n_fft=cfg.n_fft, power=1.0,
+                                                   fmin=cfg.f_min, fmax=cfg.f_max)
+        y = librosa.griffinlim(stft, n_iter=n_iter, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                               center=True, dtype=np.float32, random_state=0)
         y = np.concatenate([np.zeros(cfg.hop_length // 2, dtype=y.dtype), y])[:n]
         y = np.pad(y, (0, n - len(y)))
         out.append(np.clip(y, -1.0, 1.0).astype(np.float32))
