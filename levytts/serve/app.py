@@ -184,6 +184,10 @@ def create_app(tts, max_chars: int = MAX_CHARS, title: str | None = None) -> Fas
             raise RequestError(422, f"text must be a string, got {type(text).__name__}")
         if text is not None and len(text) > max_chars:
             raise RequestError(413, f"text too long: {len(text)} characters (at most {max_chars} per request)")
+        for key in ("steps", "seed"):  # JSON numbers only: "4" or true would be coerced by the library's checks
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise RequestError(422, f"{key} must be a JSON number, got {type(value).__name__} {value!r}")
         kw = {k: data.get(k) for k in ("speaker", "steps", "sampler", "solver", "eta")}
         kw["seed"] = data.get("seed", 0)  # as `levytts synth`: seed 0 unless given (null: a random draw)
         from starlette.concurrency import run_in_threadpool
