@@ -6,17 +6,10 @@ import random
 
 import numpy as np
 import pytest
+from test_recipe_tables import _write
 
 from levytts.eval.report import SUMMARY_COLUMNS, UTT_COLUMNS
 from levytts.experiments.imbalanced import bootstrap_ci, paired_differences, write_table
-
-
-def _write(path, columns, rows):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
-        w.writeheader()
-        for r in rows:
-            w.writerow({c: r.get(c, "") for c in columns})
 
 
 def _eval_dir(tmp_path, value, alphas=(2.0, 1.5), seeds=(0, 1), speakers=("slt", "awb"), n_utts=20, drop=(),

@@ -478,6 +478,19 @@ def _minutes_text(value: float | None) -> str:
     return "?" if value is None else f"{value:.3g} min"
 
 
+def _save_figure(fig, out: str | Path) -> Path:
+    """Write ``fig`` as PNG (110 dpi) atomically to ``out`` and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    from levytts.audio.io import atomic_write
+
+    out = Path(out)
+    with atomic_write(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return out
+
+
 def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metric: str = "similarity",
                     ylabel: str = "GE2E speaker similarity", minutes: dict[str, float] | None = None) -> Path:
     """Metric vs N, one panel per (speaker, sampler) — one row of panels per speaker, however many — one
@@ -489,7 +502,6 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-    from levytts.audio.io import atomic_write
 
     agg = aggregate(rows, metric)
     alphas = sorted({r["alpha"] for r in rows}, reverse=True)
@@ -530,11 +542,7 @@ def plot_similarity(rows: list[dict], speakers: list[str], out: str | Path, metr
                 ax.xaxis.set_minor_locator(NullLocator())
             ax.legend(fontsize=7)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_write(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return out
+    return _save_figure(fig, out)
 
 
 def plot_vs_minutes(rows: list[dict], speakers: list[str], minutes: dict[str, float], out: str | Path,
@@ -546,7 +554,6 @@ def plot_vs_minutes(rows: list[dict], speakers: list[str], minutes: dict[str, fl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from levytts.audio.io import atomic_write
 
     agg = aggregate(rows, metric)
     alphas = sorted({r["alpha"] for r in rows}, reverse=True)
@@ -574,11 +581,7 @@ def plot_vs_minutes(rows: list[dict], speakers: list[str], minutes: dict[str, fl
         ax.set_xscale("log")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_write(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return out
+    return _save_figure(fig, out)
 
 
 def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, speakers: list[str],
