@@ -70,13 +70,11 @@ def _check_t_start(checkpoint, defaults: dict) -> None:
     t_start = defaults.get("t_start")
     if t_start is None:
         return
-    from levytts.levy import LevyVP
+    from levytts.tts.model import process_from_config
 
     diffusion = load_checkpoint(checkpoint).cfg["diffusion"]
     schedule = diffusion.get("schedule", "cosine")
-    betas = {k: float(diffusion[k]) for k in ("beta_min", "beta_max")
-             if schedule == "linear" and diffusion.get(k) is not None}
-    T = LevyVP(alpha=float(diffusion["alpha"]), schedule=schedule, **betas).T
+    T = process_from_config(diffusion).T
     t_eps = 1e-3  # the samplers' default end point (levytts.levy.time_grid)
     if not t_eps < float(t_start) <= T:
         raise ValueError(f"--synth-defaults t_start={t_start}: must lie in ({t_eps}, T={T:g}] of this checkpoint's "

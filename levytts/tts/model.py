@@ -41,6 +41,18 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+
+def process_from_config(diffusion) -> LevyVP:
+    """The α-stable process of a ``diffusion`` config group (alpha, schedule, beta_min/beta_max for the linear
+    schedule). ValueError when alpha is missing: a default of 2.0 would silently make the Gaussian model."""
+    schedule = diffusion.get("schedule", "cosine")
+    betas = {}  # β_0, β_1 of the linear schedule (the cosine schedule has none: the keys are not read)
+    if schedule == "linear":
+        betas = {k: float(diffusion[k]) for k in ("beta_min", "beta_max") if diffusion.get(k) is not None}
+    if "alpha" not in diffusion:
+        raise ValueError(f"diffusion config has no alpha (keys: {', '.join(map(str, diffusion))})")
+    return LevyVP(alpha=float(diffusion["alpha"]), schedule=schedule, **betas)
+
 class LevyTTS(nn.Module):
     """The acoustic model.
 
@@ -91,13 +103,7 @@ class LevyTTS(nn.Module):
                 raise ValueError("diffusion.prediction=edm needs diffusion.sigma_data (std of the decoder's target: "
                                  "about 1 for the normalised mel, about 0.5 for y - mu)")
             self.sigma_data = float(diffusion["sigma_data"])
-        schedule = diffusion.get("schedule", "cosine")
-        betas = {}  # β_0, β_1 of the linear schedule (the cosine schedule has none: the keys are not read)
-        if schedule == "linear":
-            betas = {k: float(diffusion[k]) for k in ("beta_min", "beta_max") if diffusion.get(k) is not None}
-        if "alpha" not in diffusion:  # no fallback: a default of 2.0 would silently make the Gaussian model
-            raise ValueError(f"diffusion config has no alpha (keys: {', '.join(map(str, diffusion))})")
-        self.proc = LevyVP(alpha=float(diffusion["alpha"]), schedule=schedule, **betas)
+        self.proc = process_from_config(diffusion)
         # mel normalisation statistics travel with the checkpoint (set from data before training)
         self.register_buffer("mel_mean", torch.zeros(()))
         self.register_buffer("mel_std", torch.ones(()))
