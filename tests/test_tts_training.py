@@ -81,6 +81,28 @@ def test_resume_reproduces_the_uninterrupted_run(corpus, tmp_path):
     assert not any(p.name.startswith(".") for p in (tmp_path / "b" / "checkpoints").iterdir())  # no temp files left
 
 
+def test_lr_decay_is_a_function_of_the_step_and_resumes_exactly(corpus, tmp_path):
+    from levytts.tts.train import lr_at_step
+
+    decay = "train.lr_decay={start:1,end:3,final:0.0}"
+    assert [lr_at_step(1e-3, {"start": 1, "end": 3, "final": 0.0}, s) for s in (0, 1, 2, 3, 9)] == \
+        pytest.approx([1e-3, 1e-3, 5e-4, 0.0, 0.0])
+    straight = run(tiny_cfg(corpus, tmp_path / "a", "trainer.max_steps=5", decay))
+    run(tiny_cfg(corpus, tmp_path / "b", "trainer.max_steps=2"))  # constant lr so far: the schedule starts at step 1
+    resumed = run(tiny_cfg(corpus, tmp_path / "b", "trainer.max_steps=5", decay))  # the schedule added on resume
+    a, b = _state(straight), _state(resumed)
+    assert a["optimizer_states"][0]["param_groups"][0]["lr"] == 0.0
+    step4 = _state(tmp_path / "a" / "checkpoints" / "step0000004.ckpt")
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k
+        if k.startswith("model.decoder"):
+            assert torch.equal(v, step4["state_dict"][k]), k  # lr 0 from step 3 on: step 5 changes nothing
+    with pytest.raises(ValueError, match="train.lr_decay needs 0 <= start < end"):
+        tiny_cfg(corpus, tmp_path / "c", "train.lr_decay={start:5,end:5,final:0.0}")
+    with pytest.raises(ValueError, match="train.lr_decay must be null or"):
+        tiny_cfg(corpus, tmp_path / "c", "train.lr_decay={start:1,end:5}")
+
+
 def test_non_finite_loss_step_is_skipped_and_counted(corpus, tmp_path, monkeypatch):
     from levytts.tts.model import LevyTTS
 

@@ -15,6 +15,7 @@ import torch
 # build_model lives in levytts.tts.checkpoint (synthesis builds models without importing Lightning); re-exported here.
 from levytts.tts.checkpoint import build_model, load_checkpoint  # noqa: F401
 from levytts.tts.model import LevyTTS
+from levytts.tts.train import lr_at_step
 
 
 class TTSLightning(L.LightningModule):
@@ -121,6 +122,14 @@ class TTSLightning(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         if self.ema is not None:
             self.ema.update_parameters(self.model)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # a pure function of global_step (no scheduler state), so exact resume and a schedule added on resume agree
+        lr = lr_at_step(float(self.cfg["train"]["lr"]), self.cfg["train"]["lr_decay"], self.global_step)
+        for opt in self.trainer.optimizers:
+            for group in opt.param_groups:
+                group["lr"] = lr
+        self.log("train/lr", lr)
 
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]

@@ -12,6 +12,7 @@ config.yaml, symbols.json, speakers.txt. ``resume: auto`` continues from run_dir
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -28,7 +29,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 # (`diffusion.alhpa=1.5`) already fail in hydra's struct mode. Other nodes (data, model.*) take extra keys.
 REQUIRED = {
     "": ("name", "run_dir", "seed", "stage", "resume", "data", "model", "diffusion", "trainer", "train"),
-    "train": ("batch_size", "lr", "grad_clip", "ema_decay", "segment_seconds", "num_workers", "num_threads",
+    "train": ("batch_size", "lr", "lr_decay", "grad_clip", "ema_decay", "segment_seconds", "num_workers", "num_threads",
               "checkpoint_every", "val_every", "n_val_utts", "n_val_audio", "val_steps", "val_vocoder", "stats_items"),
     "diffusion": ("alpha", "schedule", "beta_min", "beta_max", "prediction", "sigma_data", "loss", "structure",
                   "a_max", "mom_groups", "prior_mean"),
@@ -74,6 +75,26 @@ def check_config(cfg) -> None:
                     raise ValueError(f"unknown config key '{full}'; " + _unknown_key(str(k), path, keys))
 
 
+def lr_at_step(lr: float, decay: dict | None, step: int) -> float:
+    """Learning rate at optimiser step ``step``: ``lr`` when ``decay`` is None; otherwise ``lr`` until
+    ``decay["start"]``, a half-cosine down to ``decay["final"]`` at ``decay["end"]``, and ``final`` after.
+
+    Raises ValueError (one line) for a malformed ``decay`` (missing/unknown key, end ≤ start, final < 0)."""
+    if decay is None:
+        return lr
+    if not isinstance(decay, dict) or set(decay) != {"start", "end", "final"}:
+        raise ValueError(f"train.lr_decay must be null or {{start: S, end: E, final: LR}}, got {decay!r}")
+    start, end, final = int(decay["start"]), int(decay["end"]), float(decay["final"])
+    if end <= start or start < 0 or final < 0:
+        raise ValueError(f"train.lr_decay needs 0 <= start < end and final >= 0, got {decay!r}")
+    if step <= start:
+        return lr
+    if step >= end:
+        return final
+    frac = (step - start) / (end - start)
+    return final + 0.5 * (lr - final) * (1.0 + math.cos(math.pi * frac))
+
+
 def compose_config(overrides: list[str], config_dir: str | Path | None = None) -> dict:
     """Compose configs/train.yaml with hydra overrides; returns a resolved plain dict.
 
@@ -117,10 +138,12 @@ def compose_config(overrides: list[str], config_dir: str | Path | None = None) -
         raise ValueError(f"bad config override: {str(err).splitlines()[0]} (config groups — {choices})") from err
     check_config(cfg)
     try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as err:  # e.g. an interpolation to a missing key, a `???` value
         key = getattr(err, "full_key", "?")
         raise ValueError(f"bad config: {str(err).splitlines()[0]} (full key: {key})") from None
+    lr_at_step(float(plain["train"]["lr"]), plain["train"]["lr_decay"], 0)  # a malformed lr_decay fails here, not mid-run
+    return plain
 
 
 class _AtomicCheckpointIO:
