@@ -26,6 +26,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("levytts.image.cli", "image branch stages: prepare | classifier | train | sample | evaluate | report | make-fixture"),
     "demo-sampler": ("levytts.demo_sampler", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
+    "tune-eta": ("levytts.tune_eta", "search the SDE-E η_t for a model or the exact oracle (results file, plots, best spec)"),
     "toy2d": ("levytts.toy.cli", "2-D toy studies (LIM two Gaussians, DLPM tails and grid, samplers, variation)"),
     "eval": ("levytts.eval.cli", "speaker similarity (GE2E / CAM++), WER, MCD and F0 of synthesised speech"),
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
