@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from levytts.audio.io import atomic_write
 from levytts.cli import UserError, add_seed_option
 from levytts.levy import StableNoise
 from levytts.levy.oracle import DiracMixtureOracle
@@ -109,10 +110,8 @@ def main(args: argparse.Namespace) -> int:
     fig.suptitle(f"α = {args.alpha}: exact-ε̂ oracle on atoms −1 / +1 with weights 0.9 / 0.1 (exponential integrator)")
     fig.tight_layout()
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(out)  # atomic: a reader never sees a half-written PNG
+    with atomic_write(out) as tmp:  # atomic: a reader never sees a half-written PNG
+        fig.savefig(tmp, dpi=110)  # the temporary name keeps out's extension, so the format is the same
     plt.close(fig)
     for label, x in res.items():
         print(f"{label:22s} rare-atom fraction {rare_fraction(x):.3f}")

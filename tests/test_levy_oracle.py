@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy import stats
 
-from levytts.levy import LevyVP
-from levytts.levy.compat import sample
+from levytts.levy import LevyVP, StableNoise
 from levytts.levy.oracle import DiracMixtureOracle, log_density_table, radial_log_density
+from levytts.levy.sampling import sample, time_grid
 
 
 @pytest.mark.parametrize("alpha", [1.2, 1.5, 1.8])
@@ -54,7 +54,8 @@ def _rare_fraction(sampler, N, eta=0.0):
     oracle = DiracMixtureOracle([-1.0, 1.0], [0.9, 0.1], proc)
     g = torch.Generator().manual_seed(0)
     x_T = proc.prior((20_000, 1), generator=g, dtype=torch.float64)
-    x = sample(oracle, x_T, proc, steps=N, sampler=sampler, solver="ei", eta=eta, generator=g, t_eps=1e-3)
+    x = sample(oracle, x_T, time_grid(N, proc.T, t_eps=1e-3), process=proc, sampler=sampler, solver="ei", eta=eta,
+               noise=StableNoise(proc.alpha, generators=g))
     return ((x - 1).abs() < 0.1).double().mean().item()
 
 

@@ -126,10 +126,10 @@ def test_linear_schedule_first_step_factor():
     """Why the TTS decoder uses Grad-TTS's linear schedule (docs/design.md §3): on the uniform 10-step grid from T,
     the first exponential-integrator step multiplies the error of ε̂ by |γ_t - (a_t/a_s) γ_s|; ≈ 18 for LIM's cosine
     schedule (β → ∞ near T), 1.6 (α = 2) / 2.5 (α = 1.5) for β(t) = 0.05 + 19.95 t on [0, 1]."""
-    from levytts.levy.compat import time_grid
+    from levytts.levy.sampling import time_grid
 
     def factor(proc):
-        s, t = time_grid(10, "uniform", float(proc.T), 1e-3, proc)[:2]
+        s, t = time_grid(10, float(proc.T), kind="uniform", t_eps=1e-3, proc=proc).tolist()[:2]
         return abs(proc.gamma(t) - proc.a(t) / proc.a(s) * proc.gamma(s))
 
     assert factor(LevyVP(1.5, schedule="cosine")) == pytest.approx(18.3, abs=0.1)

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from levytts.levy import DLPM, LevyVP, eta_schedule
-from levytts.levy.compat import dlim_sample, dlpm_sample, sample, time_grid
+from levytts.levy import DLPM, LevyVP, StableNoise, eta_schedule
+from levytts.levy.sampling import dlim_sample, dlpm_sample, sample, time_grid
 
 
 def eps_fn_linear(x, t):
@@ -14,13 +14,13 @@ def eps_fn_linear(x, t):
 
 
 def test_time_grids():
-    g = time_grid(10, "uniform", 0.9946, 1e-3)
+    g = time_grid(10, 0.9946, kind="uniform", t_eps=1e-3).tolist()
     assert len(g) == 11 and g[0] == 0.9946 and g[-1] == pytest.approx(1e-3)
     assert all(b < a for a, b in zip(g, g[1:]))
-    q = time_grid(10, "quadratic", 0.9946, 1e-3)
+    q = time_grid(10, 0.9946, kind="quadratic", t_eps=1e-3).tolist()
     assert q[1] == pytest.approx((math.sqrt(0.9946) - (math.sqrt(0.9946) - math.sqrt(1e-3)) / 10) ** 2)
     proc = LevyVP(1.5)
-    ls = time_grid(8, "log_snr", proc.T, 1e-3, proc)
+    ls = time_grid(8, proc.T, kind="log_snr", t_eps=1e-3, proc=proc).tolist()
     d = [math.log(proc.lam(a)) - math.log(proc.lam(b)) for a, b in zip(ls, ls[1:])]
     assert max(d) - min(d) < 1e-6
 
@@ -62,11 +62,11 @@ def _vp_sde_euler(x, eps_fn, times, proc, g):
 def test_alpha2_ode_ei_is_ddim():
     proc = LevyVP(2.0)
     x_T = torch.randn(16, 3, dtype=torch.float64)
-    times = time_grid(12, "uniform", proc.T, 1e-3)
-    ours = sample(eps_fn_linear, x_T, proc, steps=12, sampler="ode", solver="ei", denoise_last=False)
+    times = time_grid(12, proc.T, kind="uniform", t_eps=1e-3).tolist()
+    ours = sample(eps_fn_linear, x_T, times, process=proc, sampler="ode", solver="ei", denoise_last=False)
     torch.testing.assert_close(ours, _ddim(x_T, eps_fn_linear, times, proc), rtol=0, atol=1e-6)
     # SDE-E with η = 0 is the ODE
-    same = sample(eps_fn_linear, x_T, proc, steps=12, sampler="sde-e", eta=0.0, solver="ei", denoise_last=False)
+    same = sample(eps_fn_linear, x_T, times, process=proc, sampler="sde-e", eta=0.0, solver="ei", denoise_last=False)
     torch.testing.assert_close(same, ours, rtol=0, atol=1e-12)
 
 
@@ -74,17 +74,18 @@ def test_alpha2_ode_ei_is_ddim():
 def test_alpha2_sde_a_equals_sde_e_eta1(solver):
     proc = LevyVP(2.0)
     x_T = torch.randn(16, 3, dtype=torch.float64)
-    out = [sample(eps_fn_linear, x_T, proc, steps=10, sampler=sm, solver=solver, eta=1.0,
-                  generator=torch.Generator().manual_seed(3)) for sm in ("sde-a", "sde-e")]
+    out = [sample(eps_fn_linear, x_T, time_grid(10, proc.T), process=proc, sampler=sm, solver=solver, eta=1.0,
+                  noise=StableNoise(proc.alpha, generators=torch.Generator().manual_seed(3)))
+           for sm in ("sde-a", "sde-e")]
     torch.testing.assert_close(out[0], out[1], rtol=0, atol=1e-6)
 
 
 def test_alpha2_sde_a_euler_is_vp_sde():
     proc = LevyVP(2.0)
     x_T = torch.randn(16, 3, dtype=torch.float64)
-    times = time_grid(10, "uniform", proc.T, 1e-2)
-    ours = sample(eps_fn_linear, x_T, proc, steps=10, sampler="sde-a", solver="euler", t_eps=1e-2,
-                  generator=torch.Generator().manual_seed(4), denoise_last=False)
+    times = time_grid(10, proc.T, kind="uniform", t_eps=1e-2).tolist()
+    ours = sample(eps_fn_linear, x_T, times, process=proc, sampler="sde-a", solver="euler",
+                  noise=StableNoise(proc.alpha, generators=torch.Generator().manual_seed(4)), denoise_last=False)
     ref = _vp_sde_euler(x_T, eps_fn_linear, times, proc, torch.Generator().manual_seed(4))
     torch.testing.assert_close(ours, ref, rtol=0, atol=1e-6)
 
@@ -95,16 +96,20 @@ def test_lim_variant_formulas():
     e = eps_fn_linear(x, torch.full((5,), 0.8, dtype=torch.float64))
     r = proc.a(0.7) / proc.a(0.8)
     S = -e / (1.5 * proc.gamma(0.8) ** 0.5)
-    out = sample(eps_fn_linear, x, proc, sampler="ode", solver="lim", grid=[0.8, 0.7], denoise_last=False)
+    out = sample(eps_fn_linear, x, [0.8, 0.7], process=proc, sampler="ode", solver="lim", denoise_last=False)
     torch.testing.assert_close(out, r * x + 1.5 * (r - 1) * S)
 
 
 def test_reproducible_and_trajectory():
     proc = LevyVP(1.5)
     x_T = proc.prior((8, 4), generator=torch.Generator().manual_seed(0))
-    kw = dict(steps=7, sampler="sde-e", solver="ei", eta=eta_schedule(0.3, 0.5, 0.7, 1.0))
-    a = sample(eps_fn_linear, x_T, proc, generator=torch.Generator().manual_seed(1), **kw)
-    b, traj = sample(eps_fn_linear, x_T, proc, generator=torch.Generator().manual_seed(1), return_trajectory=True, **kw)
+    kw = dict(process=proc, sampler="sde-e", solver="ei", eta=eta_schedule(0.3, 0.5, 0.7, 1.0))
+    times = time_grid(7, proc.T)
+    a = sample(eps_fn_linear, x_T, times, noise=StableNoise(proc.alpha, generators=torch.Generator().manual_seed(1)),
+               **kw)
+    traj = [x_T]  # the trajectory: x_T, then the state after every step
+    b = sample(eps_fn_linear, x_T, times, noise=StableNoise(proc.alpha, generators=torch.Generator().manual_seed(1)),
+               callback=lambda d: traj.append(d["x"]), **kw)
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert len(traj) == 8 and traj[0] is not None and torch.isfinite(a).all()
 
@@ -114,7 +119,9 @@ def test_mask_keeps_padding_zero():
     x_T = proc.prior((2, 3, 6))
     mask = torch.ones(2, 1, 6)
     mask[1, :, 4:] = 0
-    out = sample(eps_fn_linear, x_T, proc, steps=5, sampler="sde-a", solver="euler", mask=mask)
+    # a masked model returns masked ε̂; the start and the noise are masked too
+    out = sample(lambda x, t: eps_fn_linear(x, t) * mask, x_T * mask, time_grid(5, proc.T), process=proc,
+                 sampler="sde-a", solver="euler", noise=StableNoise(proc.alpha, mask=mask))
     assert torch.all(out[1, :, 4:] == 0)
 
 
@@ -127,8 +134,10 @@ def test_mask_keeps_padding_zero():
 ])
 def test_bad_sampler_input(kw, match):
     proc = LevyVP(1.5)
+    kw = {"steps": 3, "grid": "uniform", "sampler": "ode", "solver": "ei", **kw}
     with pytest.raises(ValueError, match=match):
-        sample(eps_fn_linear, torch.zeros(2, 2), proc, **{"steps": 3, **kw})
+        times = time_grid(kw["steps"], proc.T, kind=kw["grid"], proc=proc)
+        sample(eps_fn_linear, torch.zeros(2, 2), times, process=proc, sampler=kw["sampler"], solver=kw["solver"])
 
 
 def test_dlpm_alpha2_is_ddpm():
@@ -136,8 +145,9 @@ def test_dlpm_alpha2_is_ddpm():
     β̃_k = (1-ᾱ_{k-1})/(1-ᾱ_k)·β_k (noise variance doubled by our N(0, 2I) convention)."""
     proc = DLPM(2.0, n_steps=20)
     ab = proc.gamma_bar**2
-    g = torch.Generator().manual_seed(0)
-    ours = dlpm_sample(eps_fn_linear, (6, 2), proc, generator=g, dtype=torch.float64)
+    noise = StableNoise(proc.alpha, generators=torch.Generator().manual_seed(0))
+    y_K = proc.prior((6, 2), dtype=torch.float64, noise=noise, steps=20)
+    ours = dlpm_sample(eps_fn_linear, y_K, proc.indices(20), process=proc, noise=noise)
     g = torch.Generator().manual_seed(0)
     # reference: same RNG consumption order: A (not drawn at α = 2), initial G, then G per step
     y = math.sqrt(2.0) * torch.randn((6, 2), generator=g, dtype=torch.float64) * math.sqrt(1 - ab[20])
@@ -154,7 +164,7 @@ def test_dlpm_alpha2_is_ddpm():
 def test_dlim_alpha2_is_ddim():
     proc = DLPM(2.0, n_steps=50)
     x_T = torch.randn(4, 3, dtype=torch.float64)
-    ours = dlim_sample(eps_fn_linear, x_T, proc, steps=10)
+    ours = dlim_sample(eps_fn_linear, x_T, proc.indices(10), process=proc)
     ab = proc.gamma_bar**2
     x = x_T
     idx = torch.linspace(50, 0, 11).round().long().tolist()
@@ -167,10 +177,12 @@ def test_dlim_alpha2_is_ddim():
 
 def test_dlpm_heavy_tailed_runs():
     proc = DLPM(1.7, n_steps=100)
-    y = dlpm_sample(eps_fn_linear, (32, 2), proc, steps=25, generator=torch.Generator().manual_seed(0))
+    noise = StableNoise(proc.alpha, generators=torch.Generator().manual_seed(0))
+    y = dlpm_sample(eps_fn_linear, proc.prior((32, 2), noise=noise, steps=25), proc.indices(25), process=proc,
+                    noise=noise)
     assert y.shape == (32, 2) and torch.isfinite(y).all()
-    z = dlim_sample(eps_fn_linear, proc.noise((32, 2)) * float(proc.sigma_bar[-1]), proc, steps=25, eta=0.5,
-                    generator=torch.Generator().manual_seed(0))
+    z = dlim_sample(eps_fn_linear, proc.noise((32, 2)) * float(proc.sigma_bar[-1]), proc.indices(25), process=proc,
+                    eta=0.5, noise=StableNoise(proc.alpha, generators=torch.Generator().manual_seed(0)))
     assert torch.isfinite(z).all()
 
 
@@ -179,5 +191,6 @@ def test_sampler_cuda():
     proc = LevyVP(1.5)
     g = torch.Generator(device="cuda").manual_seed(0)
     x_T = proc.prior((8, 80, 50), generator=g, device="cuda")
-    out = sample(eps_fn_linear, x_T, proc, steps=5, sampler="sde-e", eta=0.3, generator=g)
+    out = sample(eps_fn_linear, x_T, time_grid(5, proc.T), process=proc, sampler="sde-e", solver="ei", eta=0.3,
+                 noise=StableNoise(proc.alpha, generators=g))
     assert out.is_cuda and torch.isfinite(out).all()

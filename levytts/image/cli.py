@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from levytts.audio.io import atomic_write
+
 ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "make-fixture")
 
 
@@ -93,10 +95,8 @@ def _device(cfg) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    tmp.replace(path)
+    with atomic_write(path, suffix=".tmp") as tmp:  # a killed write leaves .NAME.XXXX.tmp, never *.json
+        tmp.write_text(json.dumps(obj, indent=1, default=float))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,10 +136,9 @@ def classifier(cfg) -> None:
     _, pred = predict(model, te["images"], device=dev)
     acc = float((pred == te["labels"]).mean())
     path = Path(cfg.exp_dir) / "classifier.pt"
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "in_channels": model.in_channels,
-                "num_classes": cfg.data.num_classes}, tmp)
-    tmp.replace(path)
+    with atomic_write(path, suffix=".tmp") as tmp:  # torch.save takes any name; a leftover never matches *.pt
+        torch.save({"state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                    "in_channels": model.in_channels, "num_classes": cfg.data.num_classes}, tmp)
     _write_json(Path(cfg.exp_dir) / "classifier.json", {"test_accuracy": acc, "seconds": time.time() - t0,
                                                         "train_images": int(len(tr["labels"]))})
     _log(f"classifier test accuracy {acc:.4f} ({time.time() - t0:.0f} s) → {path}")

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from levytts.audio.io import atomic_write
+
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot")
@@ -216,14 +218,11 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 def save_npz(path: str | Path, **arrays) -> None:
-    """Write an .npz atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
+    """Write an .npz atomically (:func:`levytts.audio.io.atomic_write`)."""
+    buf = io.BytesIO()  # np.savez to a buffer: it would append .npz to a file name without it, so path stays exact
     np.savez(buf, **arrays)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
+    with atomic_write(path, suffix=".tmp") as tmp:  # a leftover never matches *.npz
+        tmp.write_bytes(buf.getvalue())
 
 
 def load_npz(path: str | Path) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from levytts.audio.io import atomic_write
+
 SOLVER_NAMES = {"euler": "EM", "ei": "EI", "lim": "LIM", "-": ""}
 
 
@@ -77,8 +79,6 @@ def write_report(cfg) -> Path:
 
     text = tables(runs, (cfg.report.per_class_solver, int(cfg.report.per_class_steps)), list(class_names(cfg.data.dataset)))
     out = Path(cfg.report.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    with atomic_write(out, suffix=".tmp") as tmp:
+        tmp.write_text(text)
     return out

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from levytts.audio.io import atomic_write
 from levytts.levy import DLPM, StableNoise, dlim_sample, dlpm_sample, sample, time_grid
 
 # Popov et al.'s Table 6 / App. B presets live with the η parser (levytts.levy.spec); re-exported here.
@@ -149,10 +150,7 @@ def save_png(path: str | Path, images: np.ndarray, nrow: int | None = None) -> N
     """Save uint8 (N, C, H, W) images as one PNG mosaic (written atomically)."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mosaic = image_grid(images, nrow)
     img = Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    img.save(tmp)
-    tmp.replace(path)
+    with atomic_write(path, suffix=".png") as tmp:  # PNG whatever path's extension (PIL picks it by name)
+        img.save(tmp)

@@ -30,7 +30,7 @@ API (k-diffusion / EDM style; docs/design.md §4 "Sampler API"): every sampler i
                 sampler="sde-e", solver="ei", eta="popov(0.3,0.3)", noise=noise)
 
 DLPM / DLIM take the kept step indices ``proc.indices(N)`` as their times (:func:`dlpm_sample`,
-:func:`dlim_sample`). The pre-refactor call forms are thin wrappers in :mod:`levytts.levy.compat`.
+:func:`dlim_sample`).
 """
 from __future__ import annotations
 
