@@ -52,6 +52,7 @@ STEPS_MAX = 1000  # N > 1000 only burns CPU (quality is flat beyond ~30 here) an
 LENGTH_SCALE_MAX = 10.0  # > 10× slower speech is never meant; it would only allocate huge mels
 CLIP_WARN_FRACTION = 1e-3  # warn when more than 0.1 % of the samples are at full scale
 FULL_SCALE = 32767 / 32768  # |x| at or above this is the largest PCM_16 value once written
+STREAM_FIRST_PIECE_SECONDS = 0.5  # `--out -`: the first sentence's first 0.5 s is vocoded (and written) on its own
 
 
 def check_synth_numbers(kw: dict, length_scale, pause_seconds, seed) -> tuple[dict, float, float, int | None]:
@@ -222,7 +223,8 @@ class TTS:
             ids[b, : len(s)] = torch.tensor(s)
         return ids, torch.tensor([len(s) for s in seqs])
 
-    def _sentences(self, text, speaker, given: dict, seed, length_scale, pause_seconds, warn: bool) -> Iterator[dict]:
+    def _sentences(self, text, speaker, given: dict, seed, length_scale, pause_seconds, warn: bool,
+                   first_piece_seconds: float | None = None) -> Iterator[dict]:
         """Check every argument and phonemise every sentence (ValueError here, before any decoding), then return
         the generator of per-sentence chunks (:meth:`synth_stream`)."""
         if text is None or not str(text).strip():
@@ -232,10 +234,16 @@ class TTS:
         spk = self.speaker_id(speaker)
         sentences = split_sentences(str(text))
         batches = [self.texts_to_batch([sentence]) for sentence in sentences]
-        return self._decode_sentences(sentences, batches, spk, kw, seed, length_scale, pause_seconds, warn)
+        first = None
+        if first_piece_seconds is not None:
+            from levytts.cli_types import check_number
+
+            first_piece_seconds = check_number(first_piece_seconds, "first_piece_seconds", low=0, low_open=True)
+            first = max(1, round(first_piece_seconds * self.sample_rate / self.hop_length))
+        return self._decode_sentences(sentences, batches, spk, kw, seed, length_scale, pause_seconds, warn, first)
 
     def _decode_sentences(self, sentences, batches, spk, kw, seed, length_scale, pause_seconds,
-                          warn: bool) -> Iterator[dict]:
+                          warn: bool, first_piece_frames: int | None = None) -> Iterator[dict]:
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         pause = int(round(pause_seconds * self.sample_rate / self.hop_length))  # frames of silence between sentences
         spk_ids = torch.full((1,), spk, dtype=torch.long, device=self.device)
@@ -254,46 +262,63 @@ class TTS:
             t_dec = time.perf_counter() - t0
             mel = out["mel"][0, :, : int(out["mel_lengths"][0])]
             gap = pause if i < len(sentences) - 1 else 0
-            audio, t_voc = None, 0.0
-            if self.vocoder is not None:
-                t1 = time.perf_counter()
-                with torch.no_grad():
-                    audio = self.vocoder(mel.unsqueeze(0))[0]
-                sync()
-                t_voc = time.perf_counter() - t1
-                audio = audio.float().cpu().numpy()
-                if gap:
-                    audio = np.concatenate([audio, np.zeros(gap * self.hop_length, dtype=np.float32)])
-                message = clipping_warning(audio, defaults=self.defaults) if warn else None
-                if message:  # said like the model's "diverged" warning: the audio is kept, clipped, all the same
-                    warnings.warn(message, RuntimeWarning, stacklevel=2)
-            yield {"audio": audio, "sample_rate": self.sample_rate, "mel": mel.cpu(), "pause_frames": gap,
-                   "sentence": sentence, "index": i, "n_sentences": len(sentences),
-                   "seconds": (mel.shape[-1] + gap) * self.hop_length / self.sample_rate,
-                   "decoder_seconds": t_dec, "vocoder_seconds": t_voc}
+            n_frames = mel.shape[-1]
+            bounds = [0, n_frames]
+            if i == 0 and first_piece_frames and self.vocoder is not None and n_frames > 2 * first_piece_frames:
+                bounds = [0, int(first_piece_frames), n_frames]  # first audio sooner: vocode a short piece first
+            from levytts.vocoder.vocoder import vocode_pieces
+
+            pieces = vocode_pieces(self.vocoder, mel.unsqueeze(0), bounds) if self.vocoder is not None else iter([None])
+            for j in range(len(bounds) - 1):
+                last = j == len(bounds) - 2
+                audio, t_voc = None, 0.0
+                if self.vocoder is not None:
+                    t1 = time.perf_counter()
+                    with torch.no_grad():
+                        audio = next(pieces)
+                    sync()
+                    t_voc = time.perf_counter() - t1
+                    audio = audio.float().cpu().numpy()
+                    if gap and last:
+                        audio = np.concatenate([audio, np.zeros(gap * self.hop_length, dtype=np.float32)])
+                    message = clipping_warning(audio, defaults=self.defaults) if warn else None
+                    if message:  # said like the model's "diverged" warning: the audio is kept, clipped, all the same
+                        warnings.warn(message, RuntimeWarning, stacklevel=2)
+                frames = bounds[j + 1] - bounds[j] + (gap if last else 0)
+                yield {"audio": audio, "sample_rate": self.sample_rate, "mel": mel[:, bounds[j]:bounds[j + 1]].cpu(),
+                       "pause_frames": gap if last else 0, "sentence": sentence, "index": i,
+                       "n_sentences": len(sentences), "part": j, "n_parts": len(bounds) - 1,
+                       "seconds": frames * self.hop_length / self.sample_rate,
+                       "decoder_seconds": t_dec if j == 0 else 0.0, "vocoder_seconds": t_voc}
 
     def synth_stream(self, text: str, speaker: str | None = None, steps: int | None = None, sampler: str | None = None,
                      solver: str | None = None, eta=None, grid: str | None = None, seed: int | None = 0,
                      length_scale: float = 1.0, pause_seconds: float = 0.2, t_start: float | None = None,
-                     temperature: float | None = None) -> Iterator[dict]:
+                     temperature: float | None = None, first_piece_seconds: float | None = None) -> Iterator[dict]:
         """Text → speech one sentence at a time: a generator that decodes and vocodes sentence i before it starts
-        on sentence i + 1. Arguments as :meth:`synth`; they are all checked (and every sentence phonemised) by the
-        call itself, before it returns the generator: a ValueError comes before any decoding.
+        on sentence i + 1. ``first_piece_seconds``: vocode (and yield) the first sentence's first that-many seconds
+        as a piece of its own, so the first audio comes sooner (HiFi-GAN only; the pieces joined equal the whole
+        sentence to float rounding, :func:`levytts.vocoder.vocoder.vocode_pieces`); None: one chunk per sentence.
+        Other arguments as :meth:`synth`; they are all checked (and every sentence phonemised) by the call itself,
+        before it returns the generator: a ValueError comes before any decoding.
 
         Seeding: sentence i is sampled with its own generator, seeded with :func:`sentence_seed` (seed + i · 2³²;
         sentence 0 with ``seed``), so the chunks joined are exactly :meth:`synth`'s audio for the same arguments.
         ``seed=None``: torch's global generator, no reproducibility.
 
         Yields:
-            dict per sentence: ``audio`` (n,) float32 numpy: the sentence followed by ``pause_seconds`` of silence
-            (zeros) unless it is the last (None without a vocoder); ``sample_rate``; ``mel`` (n_mels, T_i) this
-            sentence's log-mel (without the pause); ``pause_frames``; ``sentence``; ``index``; ``n_sentences``;
-            ``seconds`` (this chunk's audio, pause included); ``decoder_seconds``; ``vocoder_seconds``. A chunk with
+            dict per sentence (per piece with ``first_piece_seconds``): ``audio`` (n,) float32 numpy: the sentence (or
+            piece) followed by ``pause_seconds`` of silence (zeros) after the last piece of every sentence but the
+            last (None without a vocoder); ``sample_rate``; ``mel`` (n_mels, T_i) its log-mel (without the pause);
+            ``pause_frames``; ``sentence``; ``index``; ``n_sentences``; ``part`` / ``n_parts`` (the piece of the
+            sentence); ``seconds`` (this chunk's audio, pause included); ``decoder_seconds`` (on the sentence's first
+            piece); ``vocoder_seconds``. A chunk with
             more than 0.1 % of its samples at full scale gives a RuntimeWarning (:func:`clipping_warning`).
         """
         given = dict(steps=steps, sampler=sampler, solver=solver, eta=eta, grid=grid, t_start=t_start,
                      temperature=temperature)
-        return self._sentences(text, speaker, given, seed, length_scale, pause_seconds, warn=True)
+        return self._sentences(text, speaker, given, seed, length_scale, pause_seconds, warn=True,
+                               first_piece_seconds=first_piece_seconds)
 
     def synth(self, text: str, speaker: str | None = None, steps: int | None = None, sampler: str | None = None,
               solver: str | None = None, eta=None, grid: str | None = None, seed: int | None = 0,
@@ -432,7 +457,9 @@ def _stream_stdout(tts: TTS, text: str, kw: dict, args) -> int:
     """`--out -`: the WAV header once the arguments are checked, then each sentence's PCM as soon as it is vocoded."""
     from levytts.audio.io import pcm16_bytes, wav_stream_header
 
-    chunks = tts.synth_stream(text, **kw)  # checks everything first: a ValueError before any byte is written
+    # checks everything first: a ValueError before any byte is written; the first STREAM_FIRST_PIECE_SECONDS of
+    # audio are vocoded on their own, so the first bytes come before the whole first sentence is vocoded
+    chunks = tts.synth_stream(text, **kw, first_piece_seconds=STREAM_FIRST_PIECE_SECONDS)
     out = sys.stdout.buffer
     seconds = t_dec = t_voc = 0.0
     n = 0
@@ -442,7 +469,7 @@ def _stream_stdout(tts: TTS, text: str, kw: dict, args) -> int:
         for chunk in chunks:
             out.write(pcm16_bytes(chunk["audio"]))
             out.flush()
-            n += 1
+            n += chunk["part"] == 0
             seconds += chunk["seconds"]
             t_dec += chunk["decoder_seconds"]
             t_voc += chunk["vocoder_seconds"]

@@ -61,6 +61,33 @@ class Vocoder:
         return self.generator(mel.to(dev, torch.float32)).to(mel.device)
 
 
+#: mel frames of context on each side of a piece (:meth:`Vocoder.pieces`): the universal HiFi-GAN's output at a
+#: piece boundary differs from the whole-utterance output by 0.3 (of a peak 0.54) with 8 frames, 3e-5 with 12 and
+#: ≤ 3e-6 (float32 rounding) with 16 or more (measured on a demo-voice sentence).
+PIECE_CONTEXT_FRAMES = 20
+
+
+def vocode_pieces(vocoder: "Vocoder", mel: torch.Tensor, bounds: list[int],
+                  context: int = PIECE_CONTEXT_FRAMES):
+    """Vocode mel (1, n_mels, T) piece by piece: yields the waveform of frames [bounds[i], bounds[i+1]) for each i,
+    (n_i · hop,) each, computed on the piece plus ``context`` frames each side (cut off again), so the pieces joined
+    equal the whole utterance's waveform to float rounding (HiFi-GAN: a convolutional receptive field, see
+    :data:`PIECE_CONTEXT_FRAMES`). Griffin–Lim (a global phase estimate) is vocoded whole: one piece.
+
+    Raises ValueError for bounds that are not increasing from 0 to T."""
+    T = mel.shape[-1]
+    if bounds[0] != 0 or bounds[-1] != T or any(b <= a for a, b in zip(bounds, bounds[1:])):
+        raise ValueError(f"piece bounds must increase from 0 to the mel length {T}, got {bounds}")
+    if vocoder.generator is None or len(bounds) == 2:
+        yield vocoder(mel)[0]
+        return
+    hop = int(vocoder.mel_cfg["hop_length"])
+    for s, e in zip(bounds[:-1], bounds[1:]):
+        lo, hi = max(0, s - context), min(T, e + context)
+        audio = vocoder(mel[:, :, lo:hi])[0]
+        yield audio[(s - lo) * hop:(e - lo) * hop]
+
+
 def load_vocoder(spec: str | Path | None, mel_cfg=None, config: str | Path | None = None,
                  device: str | torch.device = "cpu") -> Vocoder:
     """Build a vocoder from a spec: ``"universal"``/None, ``"griffin-lim"``, or a checkpoint path.
