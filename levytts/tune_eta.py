@@ -37,7 +37,7 @@ from typing import Callable
 
 import torch
 
-from levytts.cli import UserError, add_threads_option, apply_threads
+from levytts.cli import UserError, add_device_option, add_threads_option, apply_threads
 from levytts.levy.spec import POPOV_T0, EtaSpec, SamplerSpec
 
 #: name → (atoms, weights, description): Dirac mixtures with a rare mode (the paper's imbalance, without training).
@@ -397,7 +397,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "image: fd (default) | coverage")
     parser.add_argument("--seeds", type=seed_int, nargs="+", default=[0, 1],
                         help="seeds per candidate (the metric is their mean; default 0 1)")
-    parser.add_argument("--samples", type=positive_int, default=20_000, help="oracle: samples per run (default 20000)")
+    parser.add_argument("--samples", type=positive_int, default=None,
+                        help="oracle: samples per run (default 20000); image: images per run (default 1000)")
     parser.add_argument("--etas", type=number(low=0), nargs="+", default=list(DEFAULT_ETAS),
                         help="η values of the popov grid")
     parser.add_argument("--deltas", type=number(low=0), nargs="+", default=list(DEFAULT_DELTAS),
@@ -413,6 +414,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="network calls (ε̂ evaluations of one batch) for the search, baselines not counted "
                              "(default: the grid plus the refinement rounds)")
     parser.add_argument("--out", required=True, help="directory for results.jsonl, best.txt, summary.json and plots")
+    model = parser.add_argument_group("model targets (--checkpoint)")
+    model.add_argument("--filelist", default=None,
+                       help="TTS: validation filelist (wav_path|speaker|text) to synthesise and score; its recordings "
+                            "are the references")
+    model.add_argument("--max-utts", type=positive_int, default=8,
+                       help="TTS: utterances of --filelist per evaluation, taken in turn from each speaker (default 8)")
+    model.add_argument("--speakers", nargs="+", default=None,
+                       help="TTS: only these speakers' utterances of --filelist (e.g. the rare one)")
+    model.add_argument("--vocoder", default="universal",
+                       help="TTS: universal (HiFi-GAN), a jik876 checkpoint path, or griffin-lim")
+    model.add_argument("--scorer", default="ge2e", help="TTS: speaker embedding for similarity: ge2e or campplus:PATH")
+    model.add_argument("--ref-dir", default=None,
+                       help="TTS: directory the filelist's relative wav paths start from (default: the filelist's "
+                            "directory)")
+    model.add_argument("--max-refs", type=positive_int, default=None,
+                       help="TTS: at most this many references per speaker for similarity")
+    model.add_argument("--export", default=None,
+                       help="TTS: write the voice with sampler sde-e, --solver, --steps and the best η as its synth "
+                            "defaults to this .pt")
+    model.add_argument("--classifier", default=None,
+                       help="image: feature classifier (default: <run dir>/../classifier.pt)")
+    model.add_argument("--real", default="train",
+                       help="image: real set, train | test (<run dir>/../data/<name>.npz) or a .npz path (default "
+                            "train, as eval.real)")
+    model.add_argument("--batch-size", type=positive_int, default=None,
+                       help="utterances (TTS, default 16) or images (image, default 500) per network call")
+    model.add_argument("--no-ema", action="store_true", help="image: sample with the raw weights, not the EMA copy")
+    add_device_option(parser)
     add_threads_option(parser)
 
 
@@ -421,7 +450,7 @@ def main(args: argparse.Namespace) -> int:
     if args.oracle:
         if args.alpha is None:
             raise UserError("--oracle needs --alpha (the stability index of the process)")
-        target = OracleTarget(args.oracle, float(args.alpha), samples=args.samples, metric=args.metric or "sw")
+        target = OracleTarget(args.oracle, float(args.alpha), samples=args.samples or 20_000, metric=args.metric or "sw")
         alpha, T, title = target.alpha, float(target.proc.T), f"oracle {args.oracle}, α = {args.alpha:g}"
     else:
         from levytts.tune_targets import make_target
