@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from levytts.cli import add_device_option
     from levytts.cli_types import nonneg_float, positive_int
 
     parser.add_argument("--synth-dir", required=True, type=Path,
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-same-sentence", action="store_true",
                         help="also compare each synthesised utterance with the reference of the same sentence")
     parser.add_argument("--no-reference-row", action="store_true", help="do not score the references themselves")
-    parser.add_argument("--device", default="cpu", help="torch device for the speaker encoder")
+    add_device_option(parser, help="torch device for the speaker encoder: cpu | cuda | cuda:N")
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="score only the utterances at filelist positions p with p %% N == I; writes "
                              "<out stem>.shard-I-of-N.json/_utts.csv, and the report once all N shards are there")

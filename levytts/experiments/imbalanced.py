@@ -619,6 +619,7 @@ def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, 
 
 # ------------------------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
+    from levytts.cli import add_device_option, add_seed_option, add_threads_option
     from levytts.cli_types import positive_float, positive_int, seed_int, validated
     from levytts.tts.synth import parse_eta
 
@@ -636,14 +637,14 @@ def add_arguments(parser) -> None:
                    help="sampler specs SAMPLER:SOLVER:N[:ETA] (e.g. ode:euler:10, sde-e:ei:20:popov(0.3,0.3); an SDE-E spec without "
                         "ETA takes --eta), or mu (the encoder μ vocoded, no decoder: a control); each writes <out-dir>/<dirname> "
                         "(ode_N10, sde-e_ei_N20, ...) (default: ODE Euler N=10,30,50,100 and SDE-E EI N=5,10,20)")
-    p.add_argument("--seed", type=seed_int, default=0)
+    add_seed_option(p)
     p.add_argument("--eta", type=validated(parse_eta), default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
     p.add_argument("--vocoder", default="universal")
-    p.add_argument("--device", default="cpu")
+    add_device_option(p)
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--t-start", type=positive_float, default=None, help="start the reverse process at this t < T")
     p.add_argument("--temperature", type=positive_float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    add_threads_option(p)
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="only the utterances at filelist positions p with p %% N == I (run N processes, one per I; "
                         "same files as one run)")
@@ -655,7 +656,7 @@ def add_arguments(parser) -> None:
     p.add_argument("--sampler", default="ode", choices=["ode", "sde-a", "sde-e"])
     p.add_argument("--solver", default="euler", choices=["euler", "ei"])
     p.add_argument("--eta", type=validated(parse_eta), default="popov:0.3,0.3", help="SDE-E η (see levytts synth --eta)")
-    p.add_argument("--seed", type=seed_int, default=0)
+    add_seed_option(p)
     p.add_argument("--reference", default=None, help="a recording of the sentence (its log-mel is the top panel)")
     p.add_argument("--t-start", type=positive_float, default=None, help="for studies: start at this t < T (default: from T)")
     p.add_argument("--out", required=True, help="PNG file")
