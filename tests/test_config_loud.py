@@ -37,7 +37,7 @@ def test_misspelt_key_fails_naming_the_valid_keys(capsys, override, says):
 def test_missing_alpha_fails_naming_it(capsys, tmp_path):
     """alpha deleted from the diffusion yaml (or by `~diffusion.alpha`) is an error, not alpha = 2.0."""
     configs = shutil.copytree(CONFIG_DIR, tmp_path / "configs")
-    yaml = configs / "diffusion" / "levy_1.5.yaml"
+    yaml = configs / "diffusion" / "levy.yaml"
     text = yaml.read_text()
     assert "\nalpha: 1.5\n" in text
     yaml.write_text(text.replace("\nalpha: 1.5\n", "\n"))
@@ -65,7 +65,7 @@ def test_unknown_trainer_argument_fails_before_any_work(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("experiment", ["offline_tiny", "offline_decoder_conv1d", "avg_voice_pretrain", "paper_gauss"])
+@pytest.mark.parametrize("experiment", ["offline_tiny", "offline_decoder_conv1d", "avg_voice_pretrain", "paper"])
 def test_correct_overrides_still_build_the_model(experiment):
     """A correct override composes and reaches the model (built as `levytts train` builds it, without fitting)."""
     from levytts.text import SymbolTable

@@ -249,7 +249,7 @@ def test_tts_configs_use_the_papers_schedule():
     keeps the zero-mean prior, the offline CPU decoder the N(μ, ·) mean with x0 prediction."""
     from levytts.tts.train import compose_config
 
-    for exp, prior_mean, prediction in (("paper_levy_1.5", "zero", "eps"), ("paper_gauss", "zero", "eps"),
+    for exp, prior_mean, prediction in (("paper", "zero", "eps"),
                                         ("offline_decoder", "mu", "edm")):
         d = compose_config([f"experiment={exp}"])["diffusion"]
         assert (d["schedule"], d["beta_min"], d["beta_max"]) == ("linear", 0.05, 20.0)

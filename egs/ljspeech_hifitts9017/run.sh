@@ -16,7 +16,7 @@
 #      --data-dir/speakers.txt (lj, 9017, then the LibriTTS speakers: the model's speaker table)
 #   2  Montreal Forced Aligner over every utterance (tools/mfa_align.sh) → --data-dir/textgrids, checked
 #   3  average-voice encoder pre-training (experiment=avg_voice_pretrain) on the LibriTTS split
-#   4  decoders per alpha (experiment=paper_levy_1.5 with diffusion.alpha=...), encoder frozen
+#   4  decoders per alpha (experiment=paper with diffusion.alpha=...), encoder frozen
 #   5  synthesis of the test sentences per speaker x sampler x N x seed;  6  levytts eval;  7  tables
 #
 # Several rare speakers: --rare "9017:10 92:5 libritts:1088:3" ([hifitts:|libritts:]SPEAKER:MINUTES items; the
@@ -154,7 +154,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   SAMPLE_RATE=$sample_rate HOP_LENGTH=$hop_length LEVYTTS=$levytts bash tools/mfa_align.sh "$data_dir/align_all.txt" "$data_dir" "$jobs"
 fi
 
-data_config=ljspeech_hifitts9017; enc_experiment=avg_voice_pretrain; dec_experiment=paper_levy_1.5
+data_config=ljspeech_hifitts9017; enc_experiment=avg_voice_pretrain; dec_experiment=paper
 speakers="lj ${rare_names[*]}"; test_split=.; split_summary="$data_dir/summary.json"
 overrides="+data.pretrain_train_filelist_path=$data_dir/average_voice/filelists/train.txt +data.pretrain_valid_filelist_path=$data_dir/average_voice/filelists/val.txt"
 
