@@ -135,3 +135,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli_main(base + ["--budget", "1"]) == 0  # everything measured already: resumed records cost nothing
     assert cli_main(base[:-1] + [str(tmp_path / "fresh"), "--budget", "1"]) == 2
     assert "too small for one candidate" in capsys.readouterr().err
+
+
+def test_eta_study_writes_tables_and_rules(tmp_path):
+    from levytts.experiments.eta_study import main as study
+
+    exp = tmp_path / "study"
+    argv = ["--oracles", "two-atoms", "--alphas", "1.5", "--solvers", "ei", "--steps", "3", "--samples", "200",
+            "--tune-seeds", "0", "--test-seeds", "100", "101", "--exp", str(exp), "--rules", "power(1)"]
+    assert study(argv) == 0
+    table = (exp / "eta_tuning_tables.md").read_text()
+    assert "| 1.5 | ei | 3 |" in table and table.count("**") == 2  # one best per row
+    rows = (exp / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4  # ODE, SDE-A, tuned, preset
+    assert "| `power(1)` |" in (exp / "rules.md").read_text()
+    assert (exp / "figures" / "eta_tuning_two-atoms.png").stat().st_size > 1000
+    assert study(argv) == 0 and (exp / "results.csv").read_text().splitlines() == rows  # resumed, not re-measured

@@ -156,6 +156,40 @@ def write_rows(rows: list[dict], path: Path) -> None:
             w.writerows(rows)
 
 
+def run_rules(rows: list[dict], rules: list[str], args) -> list[dict]:
+    """Each fixed η_t rule (``t0`` in a rule is replaced by App. B's t0 for the cell's α) on every cell of ``rows``,
+    on the test seeds: rows with oracle, alpha, solver, steps, rule, sw, sw_sd, ode_sw (the cell's ODE)."""
+    from levytts.levy.spec import EtaSpec, SamplerSpec
+    from levytts.tune_eta import OracleTarget, default_t0
+
+    ode = {(r["oracle"], r["alpha"], r["solver"], r["steps"]): r["sw"] for r in rows if r["sampler"] == "ode"}
+    out = []
+    for (oracle, alpha, solver, steps), ode_sw in sorted(ode.items()):
+        target = OracleTarget(oracle, alpha, samples=args.samples)
+        for rule in rules:
+            spec = SamplerSpec("sde-e", solver, steps, EtaSpec.parse(rule.replace("t0", str(default_t0(alpha)))))
+            sw, sd = _mean_sd([target.evaluate(spec, seed)[0]["sw"] for seed in args.test_seeds])
+            out.append({"oracle": oracle, "alpha": alpha, "solver": solver, "steps": steps, "rule": rule, "sw": sw,
+                        "sw_sd": sd, "ode_sw": ode_sw})
+    return out
+
+
+def rules_table(rules_rows: list[dict]) -> str:
+    """Per rule and oracle: median and worst ratio of its W1 to the ODE's, and the cells where it beats the ODE."""
+    import statistics
+
+    oracles = list(dict.fromkeys(r["oracle"] for r in rules_rows))
+    lines = ["| fixed η_t | " + " | ".join(f"{o}: W1 / ODE's, median / worst | {o}: cells better" for o in oracles) + " |",
+             "|---" * (1 + 2 * len(oracles)) + "|"]
+    for rule in dict.fromkeys(r["rule"] for r in rules_rows):
+        cells = []
+        for o in oracles:
+            ratios = [r["sw"] / r["ode_sw"] for r in rules_rows if r["rule"] == rule and r["oracle"] == o]
+            cells += [f"{statistics.median(ratios):.2f} / {max(ratios):.1f}", f"{sum(x < 1 for x in ratios)} of {len(ratios)}"]
+        lines.append(f"| `{rule}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m levytts.experiments.eta_study", description=__doc__.splitlines()[0])
     p.add_argument("--oracles", nargs="+", default=["two-atoms", "rare-2d"])
@@ -167,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-seeds", type=int, nargs="+", default=[100, 101, 102, 103, 104])
     p.add_argument("--exp", default="exp/eta_tuning")
     p.add_argument("--publish", action="store_true", help="also copy the figures into docs/figures/")
+    p.add_argument("--rules", nargs="*", default=None, metavar="ETA",
+                   help="also measure these fixed η_t on every cell (test seeds; 't0' in a spec = App. B's t0 for α), "
+                        "e.g. 'popov(0.01,0.01,t0)' 'power(1)': candidates for a default; writes rules.csv, rules.md")
     args = p.parse_args(argv)
     exp = Path(args.exp)
     csv_path = exp / "results.csv"
@@ -182,6 +219,17 @@ def main(argv: list[str] | None = None) -> int:
                     write_rows(rows, csv_path)
                     print(f"eta_study: {oracle} α={alpha:g} {solver} N={steps} done", file=sys.stderr, flush=True)
     write_tables(rows, exp / "eta_tuning_tables.md")
+    if args.rules:
+        from levytts.audio.io import atomic_write
+
+        rule_rows = run_rules(rows, args.rules, args)
+        with atomic_write(exp / "rules.csv", suffix=".tmp") as tmp:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                w = csv.DictWriter(f, fieldnames=list(rule_rows[0]))
+                w.writeheader()
+                w.writerows(rule_rows)
+        with atomic_write(exp / "rules.md", suffix=".tmp") as tmp:
+            Path(tmp).write_text(rules_table(rule_rows), encoding="utf-8")
     plot(rows, exp / "figures" / "eta_tuning.png")
     if args.publish:
         for f in sorted((exp / "figures").glob("eta_tuning_*.png")):
