@@ -279,6 +279,7 @@ class ImageTarget:
                                     "give --real train|test|PATH.npz)")
         real_set = load_npz(self.real_path)
         self.real_f, _ = predict(self.clf, real_set["images"], device=device)
+        self.real_labels = np.asarray(real_set["labels"]) if "labels" in real_set else None
         if samples <= k or len(self.real_f) <= k:
             raise UserError(f"PRDC with k = {k} needs more than {k} generated and real images "
                             f"(--samples {samples}, {len(self.real_f)} real)")
@@ -323,7 +324,7 @@ class ImageTarget:
 
     def evaluate(self, spec: SamplerSpec, seed: int) -> tuple[dict, int]:
         from levytts.image.classifier import predict
-        from levytts.image.metrics import frechet_distance_features, prdc
+        from levytts.image.metrics import frechet_distance_features, per_class_coverage, prdc
         from levytts.image.sampling import save_png
 
         t0 = time.perf_counter()
@@ -335,6 +336,9 @@ class ImageTarget:
         metrics = {"fd": float(frechet_distance_features(self.real_f, fake_f)),
                    **{k: float(v) for k, v in prdc(self.real_f, fake_f, self.k, self.radii).items()},
                    "seconds": time.perf_counter() - t0}
+        if self.real_labels is not None:  # coverage of each class's real images (the long tail: the last classes)
+            cov = per_class_coverage(self.real_f, self.real_labels, fake_f, self.k, real_radii=self.radii)
+            metrics.update({f"coverage_class{c}": float(v) for c, v in enumerate(cov)})
         for name, (direction, _) in IMAGE_METRICS.items():
             if not math.isfinite(metrics[name]):
                 metrics[name] = math.inf if direction > 0 else -math.inf
