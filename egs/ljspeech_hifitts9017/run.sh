@@ -44,8 +44,10 @@ eval_per_speaker=100
 conditions="ode:euler:30 ode:euler:50 ode:euler:100"
 eta="popov:0.3,0.3"
 jobs=1                                     # decoder trainings / syntheses at a time
-sample_rate=22050; hop_length=256          # must match configs/data/ljspeech_hifitts9017.yaml
 python=${PYTHON:-.venv/bin/python}
+# the audio settings are read from the data config (one place; configs/data/ljspeech_hifitts9017.yaml), not copied here
+read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/data/ljspeech_hifitts9017.yaml'); print(c.sample_rate, c.hop_length)") \
+  || { echo "run.sh: cannot read sample_rate / hop_length from configs/data/ljspeech_hifitts9017.yaml" >&2; exit 1; }
 levytts=${LEVYTTS:-.venv/bin/levytts}
 
 while [ $# -gt 0 ]; do

@@ -60,8 +60,10 @@ decoder_experiment=offline_decoder_conv1d  # stage 4's config: offline_decoder_c
 rare_spec=""                               # --rare "SPK:MIN ...": empty = "$rare:$minutes_rare" (one rare speaker)
 encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
                                            # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
-sample_rate=22050; hop_length=256          # must match configs/data/offline_imbalanced.yaml
 python=${PYTHON:-.venv/bin/python}
+# the audio settings are read from the data config (one place; configs/data/offline_imbalanced.yaml), not copied here
+read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/data/offline_imbalanced.yaml'); print(c.sample_rate, c.hop_length)") \
+  || { echo "run.sh: cannot read sample_rate / hop_length from configs/data/offline_imbalanced.yaml" >&2; exit 1; }
 levytts=${LEVYTTS:-.venv/bin/levytts}
 
 while [ $# -gt 0 ]; do
