@@ -80,6 +80,14 @@ def apply_threads(threads: int | None) -> None:
     torch.set_num_threads(int(threads))
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``levytts synth: error: argument --steps: must be … (see levytts synth
+    --help)`` and status 2, instead of the usage block above the error line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="levytts", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -99,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_path, help_text = COMMANDS[name]
     module = importlib.import_module(module_path)
-    parser = argparse.ArgumentParser(prog=f"levytts {name}", description=help_text)
+    parser = OneLineErrorParser(prog=f"levytts {name}", description=help_text)
     parser.set_defaults(func=module.main)  # a sub-action's parser replaces it with its own func
     module.add_arguments(parser)
     try:  # a bad option (e.g. --steps 0, see levytts.cli_types) prints usage + one error line, status 2

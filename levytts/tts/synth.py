@@ -264,11 +264,15 @@ class TTS:
             gap = pause if i < len(sentences) - 1 else 0
             n_frames = mel.shape[-1]
             bounds = [0, n_frames]
-            if i == 0 and first_piece_frames and self.vocoder is not None and n_frames > 2 * first_piece_frames:
+            if (i == 0 and first_piece_frames and getattr(self.vocoder, "generator", None) is not None
+                    and n_frames > 2 * first_piece_frames):  # HiFi-GAN only: Griffin–Lim gains nothing from pieces
                 bounds = [0, int(first_piece_frames), n_frames]  # first audio sooner: vocode a short piece first
             from levytts.vocoder.vocoder import vocode_pieces
 
-            pieces = vocode_pieces(self.vocoder, mel.unsqueeze(0), bounds) if self.vocoder is not None else iter([None])
+            if len(bounds) > 2:
+                pieces = vocode_pieces(self.vocoder, mel.unsqueeze(0), bounds)
+            else:  # one call of the vocoder (any callable mel (1, n_mels, T) → (1, samples)), made by next() below
+                pieces = (self.vocoder(m)[0] for m in [mel.unsqueeze(0)])
             for j in range(len(bounds) - 1):
                 last = j == len(bounds) - 2
                 audio, t_voc = None, 0.0
