@@ -38,16 +38,28 @@ def _saving(obj, f, *a, **k):
     return _save(obj, f, *a, **k)
 torch.save = _saving
 
+if os.environ.get("DDP_TEST_NAN_RANK"):  # that rank's 2nd loss is NaN (an overflow of heavy-tailed noise)
+    import levytts.tts.model as tm
+    _loss, _calls = tm.LevyTTS.compute_loss, [0]
+    def _nan(self, batch, stage="joint"):
+        out = _loss(self, batch, stage)
+        if self.training and os.environ.get("LOCAL_RANK", "0") == os.environ["DDP_TEST_NAN_RANK"]:
+            _calls[0] += 1
+            if _calls[0] == 2:
+                out["loss"] = out["loss"] * float("nan")
+        return out
+    tm.LevyTTS.compute_loss = _nan
+
 from levytts.cli import main
 sys.exit(main(["train", *sys.argv[1:]]))
 '''
 
 
-def _train(tmp_path: Path, corpus, run_dir: Path, steps: int) -> str:
+def _train(tmp_path: Path, corpus, run_dir: Path, steps: int, **extra_env) -> str:
     driver = tmp_path / "ddp_driver.py"
     driver.write_text(DRIVER)
     log = tmp_path / f"hooks_{run_dir.name}_{steps}"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "DDP_TEST_LOG": str(log)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "DDP_TEST_LOG": str(log), **extra_env}
     for k in ("MASTER_PORT", "MASTER_ADDR", "RANK", "LOCAL_RANK", "WORLD_SIZE", "NODE_RANK"):
         env.pop(k, None)  # a free port is picked; no inherited rank
     cmd = [sys.executable, str(driver), *tiny_overrides(corpus, run_dir, "trainer=ddp_cpu", f"trainer.max_steps={steps}")]
@@ -92,6 +104,15 @@ def test_ddp_cpu_two_ranks_step_and_resume(corpus, tmp_path):  # noqa: F811
     assert sorted(seen) == [0, 1] and all(sorted(v) == [3, 4] for v in seen.values()), seen  # continues from 2
     _check_rank_zero_only(out, run_dir)
     assert _state(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 4
+
+
+def test_ddp_cpu_non_finite_loss_on_one_rank_skips_the_step_on_both(corpus, tmp_path):  # noqa: F811
+    """Rank 1 alone gets a NaN loss at its 2nd step: both ranks skip that step together (no rank waits forever in
+    the gradient all-reduce) and the run finishes, with the skip counted."""
+    run_dir = tmp_path / "nan"
+    out = _train(tmp_path, corpus, run_dir, 3, DDP_TEST_NAN_RANK="1")  # a hang would hit the subprocess timeout
+    assert "levytts train: done at step 3; skipped non-finite steps: 1" in out, out[-3000:]
+    assert _state(run_dir / "checkpoints" / "last.ckpt")["levytts"]["skipped_steps"] == 1
 
 
 @pytest.mark.slow

@@ -96,11 +96,20 @@ class TTSLightning(L.LightningModule):
         torch.manual_seed(self._step_seed())
         losses = self.model.compute_loss(batch, self.stage)
         bs = batch["ids"].shape[0]
-        if not torch.isfinite(losses["loss"]):
-            # heavy-tailed noise can overflow: skip the optimiser step (returning None), count it, log it
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        bad = torch.tensor(0.0 if torch.isfinite(losses["loss"]) else 1.0, device=losses["loss"].device)
+        if distributed:  # every rank must skip together: one non-finite loss skips the step on all ranks
+            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
+        if bad.item() > 0:
+            # heavy-tailed noise can overflow: skip the optimiser step, count it, log it
             self.skipped_steps += 1
             self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
-            return None
+            if not distributed:
+                return None  # Lightning skips backward and the optimiser step
+            # DDP refuses a None loss (the other ranks would wait in the gradient all-reduce): a zero loss on every
+            # trainable weight gives zero gradients on all ranks, and on_before_optimizer_step drops them (no update)
+            self._skip_update = True
+            return sum((p * 0).sum() for p in self.model.parameters() if p.requires_grad)
         for k, v in losses.items():
             self.log(f"train/{k}", v.detach(), prog_bar=k == "loss", batch_size=bs)
         self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
@@ -108,6 +117,11 @@ class TTSLightning(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         grads = [p for p in self.parameters() if p.grad is not None]
+        if getattr(self, "_skip_update", False):  # a DDP step skipped for a non-finite loss (already counted)
+            self._skip_update = False
+            for p in grads:
+                p.grad = None  # Adam leaves parameters without a gradient untouched (moments included)
+            return
         if not grads:
             return
         norm = torch.stack([p.grad.detach().norm() for p in grads]).norm()
