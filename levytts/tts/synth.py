@@ -93,6 +93,7 @@ def clipping_warning(audio, threshold: float = CLIP_WARN_FRACTION, defaults: dic
 
 
 DTYPES = ("float32", "bfloat16")
+VOCODER_BACKENDS = ("torch", "onnxruntime", "openvino")
 
 
 def sentence_seed(seed: int, index: int) -> int:
@@ -136,10 +137,13 @@ class TTS:
         dtype: ``float32`` (default) or ``bfloat16``: the decoder network and HiFi-GAN run under bf16 autocast
             (:func:`autocast_forward`; about 1.5× faster in total on a CPU with AVX512-BF16; its effect on MCD:
             benchmarks/README.md). The encoder and the sampler stay float32.
+        vocoder_backend: who runs HiFi-GAN: ``torch`` (default), or ``onnxruntime`` / ``openvino`` (CPU; the
+            ``onnx`` / ``openvino`` extra; a cached ONNX export of the same weights, :mod:`levytts.vocoder.exported`,
+            equal to torch's output to ~1e-5). With ``bfloat16``, ``openvino`` runs HiFi-GAN in bf16 itself.
     """
 
     def __init__(self, checkpoint: str | Path, vocoder: str | Path | None = "universal", device: str = "cpu",
-                 use_ema: bool = True, dtype: str = "float32"):
+                 use_ema: bool = True, dtype: str = "float32", vocoder_backend: str = "torch"):
         from levytts.text import Phonemizer, SymbolTable
 
         if dtype not in DTYPES:
@@ -168,11 +172,12 @@ class TTS:
         if vocoder is not None:
             from levytts.vocoder import load_vocoder
 
-            self.vocoder = load_vocoder(vocoder, self.cfg["data"], device=self.device)
+            self.vocoder = load_vocoder(vocoder, self.cfg["data"], device=self.device, backend=vocoder_backend,
+                                        dtype=dtype if vocoder_backend == "openvino" else "float32")
         self.dtype = dtype
         if dtype == "bfloat16":
             autocast_forward(self.model.decoder, self.device.type, torch.bfloat16)
-            if self.vocoder is not None and self.vocoder.generator is not None:
+            if self.vocoder is not None and self.vocoder.generator is not None and vocoder_backend == "torch":
                 autocast_forward(self.vocoder.generator, self.device.type, torch.bfloat16)
 
     @property
@@ -407,6 +412,10 @@ def add_arguments(parser) -> None:
                         help="output .wav file (single text) or directory; '-' streams one text (--text) to stdout as a "
                              "mono 16-bit PCM WAV of unknown length (RIFF and data sizes 0xFFFFFFFF), sentence by "
                              "sentence as each is vocoded; the summary line then goes to stderr")
+    parser.add_argument("--vocoder-backend", default="torch", choices=list(VOCODER_BACKENDS),
+                        help="who runs HiFi-GAN: torch (default); onnxruntime (pip install 'levytts[onnx]'; fastest for one "
+                             "short `levytts synth` here) or openvino ('levytts[openvino]'; fastest once running). The first "
+                             "run exports the vocoder to ~/.cache/levytts/vocoder (3-6 s; LEVYTTS_CACHE_DIR moves it)")
     parser.add_argument("--dtype", default="float32", choices=list(DTYPES),
                         help="bfloat16: decoder network and HiFi-GAN under bf16 autocast (about 1.5x faster in total on CPUs "
                              "with AVX512-BF16; MCD against float32 in benchmarks/README.md)")
@@ -520,7 +529,8 @@ def main(args) -> int:
     else:
         lines = [(None, args.text)]
     texts = [text for _, text in lines]
-    tts = TTS(args.checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema, dtype=args.dtype)
+    tts = TTS(args.checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema, dtype=args.dtype,
+              vocoder_backend=args.vocoder_backend)
     tts.speaker_id(args.speaker)  # fail fast on an unknown speaker
     if args.file is not None:  # every line before synthesising any: a bad line stops the batch, no wav written
         for n, text in lines:
