@@ -9,6 +9,7 @@ docs/figures/. Resumable: every search keeps its results file; finished test row
 results.csv.
 
     python -m levytts.experiments.eta_study --alphas 1.2 1.5 1.8 2 --steps 5 10 20 50 --solvers euler ei
+    python -m levytts.experiments.eta_study image --run exp/image/fashion_mnist_lt/lim_alpha1.8 --steps 10 20
 """
 from __future__ import annotations
 
@@ -190,7 +191,61 @@ def rules_table(rules_rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def main_image(argv: list[str]) -> int:
+    """``eta_study image --run RUN_DIR``: tune-eta on a trained image run (classifier FD, a small grid: the budget of a
+    CPU), then ODE / SDE-A / tuned SDE-E / preset on a fresh seed with more images: FD, coverage, per-class coverage."""
+    from levytts.cli import main as cli_main
+    from levytts.levy.spec import EtaSpec, SamplerSpec
+    from levytts.tune_targets import ImageTarget
+
+    p = argparse.ArgumentParser(prog="python -m levytts.experiments.eta_study image")
+    p.add_argument("--run", required=True, help="image run dir (model.ckpt; classifier and data in its parent)")
+    p.add_argument("--solver", choices=("euler", "ei"), default="ei")
+    p.add_argument("--steps", type=int, nargs="+", default=[10, 20])
+    p.add_argument("--tune-samples", type=int, default=1000)
+    p.add_argument("--test-samples", type=int, default=2000)
+    p.add_argument("--test-seed", type=int, default=100)
+    p.add_argument("--exp", default="exp/eta_tuning/fmnist")
+    args = p.parse_args(argv)
+    exp = Path(args.exp)
+    rows = []
+    for n in args.steps:
+        out = exp / f"{Path(args.run).name}_{args.solver}_N{n}"
+        tune = ["tune-eta", "--checkpoint", args.run, "--samples", str(args.tune_samples), "--seeds", "0", "--solver",
+                args.solver, "--steps", str(n), "--etas", "0.01", "0.05", "0.2", "0.7", "--deltas", "1", "--powers",
+                "0.5", "1", "2", "--refine-rounds", "1", "--out", str(out)]
+        if cli_main(tune) != 0:
+            raise RuntimeError(f"tune-eta failed for N={n}")
+        best = (out / "best.txt").read_text().strip()
+        target = ImageTarget(args.run, out / "test", samples=args.test_samples)
+        for sampler, eta in (("ode", None), ("sde-a", None), ("sde-e", EtaSpec.parse(best)), ("sde-e", EtaSpec("preset"))):
+            m, _ = target.evaluate(SamplerSpec(sampler, args.solver, n, eta), args.test_seed)
+            cov = [m[k] for k in sorted(m, key=lambda k: int(k[14:]) if k.startswith("coverage_class") else -1)
+                   if k.startswith("coverage_class")]
+            rows.append({"steps": n, "sampler": sampler, "eta": "" if eta is None else str(eta), "fd": m["fd"],
+                         "coverage": m["coverage"], "per_class": cov})
+            print(f"eta_study image: N={n} {sampler} {rows[-1]['eta']} fd {m['fd']:.2f} coverage {m['coverage']:.3f}",
+                  file=sys.stderr, flush=True)
+    from levytts.audio.io import atomic_write
+
+    n_cls = max(len(r["per_class"]) for r in rows)
+    lines = ["| N | sampler | η_t | FD | coverage | " + " | ".join(f"cov. class {c}" for c in range(n_cls)) + " |",
+             "|---" * (5 + n_cls) + "|"]
+    for r in rows:
+        lines.append(f"| {r['steps']} | {r['sampler']} | {('`' + r['eta'] + '`') if r['eta'] else '—'} | {r['fd']:.2f} | "
+                     f"{r['coverage']:.3f} | " + " | ".join(f"{v:.3f}" for v in r["per_class"]) + " |")
+    with atomic_write(exp / "image_table.md", suffix=".tmp") as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with atomic_write(exp / "image_rows.json", suffix=".tmp") as tmp:
+        Path(tmp).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["image"]:
+        return main_image(argv[1:])
     p = argparse.ArgumentParser(prog="python -m levytts.experiments.eta_study", description=__doc__.splitlines()[0])
     p.add_argument("--oracles", nargs="+", default=["two-atoms", "rare-2d"])
     p.add_argument("--alphas", type=float, nargs="+", default=[1.2, 1.5, 1.8, 2.0])
