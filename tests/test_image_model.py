@@ -96,6 +96,35 @@ def test_trainer_does_one_optimizer_step_per_batch(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(ema_before, model.ema.module.parameters()))
 
 
+def test_a_non_finite_loss_skips_the_step_and_is_counted(tmp_path, monkeypatch):
+    """The shared training base (levytts.lightning_base): a NaN loss (an overflow of heavy-tailed noise) skips the
+    optimiser step, is counted, and leaves the weights as they were; the other steps train."""
+    torch.manual_seed(0)
+    model = _module()
+    original, calls = ImageDiffusion.loss, {"n": 0}
+
+    def flaky(self, x0, y=None, generator=None):
+        out = original(self, x0, y, generator)
+        calls["n"] += 1
+        return out * float("nan") if calls["n"] == 2 else out
+
+    monkeypatch.setattr(ImageDiffusion, "loss", flaky)
+    weights = []
+
+    class Snap(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            weights.append([p.detach().clone() for p in pl_module.net.parameters()])
+
+    ds = torch.utils.data.TensorDataset(torch.rand(12, 1, 8, 8) * 2 - 1, torch.arange(12) % 10)
+    trainer = L.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[Snap()])
+    trainer.fit(model, torch.utils.data.DataLoader(ds, batch_size=4))
+    assert int(model.skipped_steps) == 1 and "skipped_steps" not in model.state_dict()
+    assert all(torch.equal(a, b) for a, b in zip(weights[0], weights[1]))  # batch 2 (NaN) changed nothing
+    assert any(not torch.equal(a, b) for a, b in zip(weights[1], weights[2]))
+
+
 def test_build_process():
     p = build_process("lim", 1.5, T=0.9946, t_min=1e-5, schedule="cosine", s=0.008, n_steps=None)
     assert isinstance(p, LevyVP) and p.alpha == 1.5

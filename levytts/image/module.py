@@ -7,12 +7,11 @@ optimiser step per training batch.
 """
 from __future__ import annotations
 
-import lightning as L
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from levytts.image.unet import DDPMUNet
 from levytts.levy import DLPM, LevyVP, denoising_loss
+from levytts.lightning_base import DiffusionLightning
 
 
 def build_process(kind: str, alpha: float, **kw):
@@ -26,7 +25,7 @@ def build_process(kind: str, alpha: float, **kw):
     raise ValueError(f"unknown diffusion kind {kind!r}; valid: lim, dlpm")
 
 
-class ImageDiffusion(L.LightningModule):
+class ImageDiffusion(DiffusionLightning):
     """ε-prediction diffusion model for images.
 
     Args:
@@ -46,7 +45,8 @@ class ImageDiffusion(L.LightningModule):
         if not class_cond:
             net["num_classes"] = 0
         self.net = DDPMUNet(**net)
-        self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+        # EMA copy and skipped-step counter (not in the state dict: checkpoints of earlier runs keep loading)
+        self.init_training_state("net", ema_decay, persistent_skips=False)
         d = dict(diffusion)
         self.proc = build_process(d.pop("kind"), float(d.pop("alpha")), **d)
         self.loss_kind = diffusion.get("loss", "smooth_l1")
@@ -75,8 +75,10 @@ class ImageDiffusion(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x0, y = batch
-        loss = self.loss(x0, y)
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        raw = self.loss(x0, y)
+        loss = self.checked_loss(raw, x0.shape[0])  # None (or a zero loss under DDP): non-finite, the step skipped
+        if loss is raw:
+            self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
     def validation_step(self, batch, batch_idx):
@@ -84,9 +86,6 @@ class ImageDiffusion(L.LightningModule):
         g = torch.Generator(device=x0.device).manual_seed(batch_idx)  # same t, ε every validation
         loss = self.loss(x0, y, generator=g)
         self.log("val/loss", loss, prog_bar=True, on_epoch=True, batch_size=x0.shape[0])
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        self.ema.update_parameters(self.net)
 
     def configure_optimizers(self):
         o = self.hparams.optim

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
 import torch
 
 # build_model lives in levytts.tts.checkpoint (synthesis builds models without importing Lightning); re-exported here.
+from levytts.lightning_base import DiffusionLightning
 from levytts.tts.checkpoint import build_model, load_checkpoint  # noqa: F401
 from levytts.tts.model import LevyTTS
 from levytts.tts.train import lr_at_step
 
 
-class TTSLightning(L.LightningModule):
+class TTSLightning(DiffusionLightning):
     """Args: cfg (resolved plain dict), symbols (SymbolTable.to_dict()), speakers (ordered ids), add_blank,
     speaker_minutes (speaker → minutes of this run's training speech; None when unknown)."""
 
@@ -30,13 +30,8 @@ class TTSLightning(L.LightningModule):
         self.stage = cfg["stage"]  # required keys: checked by levytts.tts.train.check_config
         self.model = build_model(cfg, len(symbols["symbols"]), len(speakers))
         self.seed = int(cfg["seed"])
-        ema = cfg["train"]["ema_decay"]
-        self.ema = None
-        if ema:
-            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(float(ema)), use_buffers=True)
-        self.register_buffer("skipped_steps", torch.zeros((), dtype=torch.long))
+        # EMA of the model (buffers too: the encoder's BatchNorm statistics), skipped-step counter: levytts.lightning_base
+        self.init_training_state("model", cfg["train"]["ema_decay"], ema_buffers=True)
         pretrained = cfg["model"]["encoder"].get("pretrained")
         if pretrained:
             self.load_pretrained_encoder(pretrained)
@@ -96,46 +91,11 @@ class TTSLightning(L.LightningModule):
         torch.manual_seed(self._step_seed())
         losses = self.model.compute_loss(batch, self.stage)
         bs = batch["ids"].shape[0]
-        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-        bad = torch.tensor(0.0 if torch.isfinite(losses["loss"]) else 1.0, device=losses["loss"].device)
-        if distributed:  # every rank must skip together: one non-finite loss skips the step on all ranks
-            torch.distributed.all_reduce(bad, op=torch.distributed.ReduceOp.MAX)
-        if bad.item() > 0:
-            # heavy-tailed noise can overflow: skip the optimiser step, count it, log it
-            self.skipped_steps += 1
-            self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
-            if not distributed:
-                return None  # Lightning skips backward and the optimiser step
-            # DDP refuses a None loss (the other ranks would wait in the gradient all-reduce): a zero loss on every
-            # trainable weight gives zero gradients on all ranks, and on_before_optimizer_step drops them (no update)
-            self._skip_update = True
-            return sum((p * 0).sum() for p in self.model.parameters() if p.requires_grad)
-        for k, v in losses.items():
-            self.log(f"train/{k}", v.detach(), prog_bar=k == "loss", batch_size=bs)
-        self.log("train/skipped_steps", self.skipped_steps.float(), batch_size=bs)
-        return losses["loss"]
-
-    def on_before_optimizer_step(self, optimizer) -> None:
-        grads = [p for p in self.parameters() if p.grad is not None]
-        if getattr(self, "_skip_update", False):  # a DDP step skipped for a non-finite loss (already counted)
-            self._skip_update = False
-            for p in grads:
-                p.grad = None  # Adam leaves parameters without a gradient untouched (moments included)
-            return
-        if not grads:
-            return
-        norm = torch.stack([p.grad.detach().norm() for p in grads]).norm()
-        if not torch.isfinite(norm):
-            # finite loss but overflowing gradient: drop the gradients (Adam skips params without grad)
-            for p in grads:
-                p.grad = None
-            self.skipped_steps += 1
-            return
-        self.log("train/grad_norm", norm)
-
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        if self.ema is not None:
-            self.ema.update_parameters(self.model)
+        loss = self.checked_loss(losses["loss"], bs, self.model.parameters())  # None: a skipped step
+        if loss is losses["loss"]:  # not skipped
+            for k, v in losses.items():
+                self.log(f"train/{k}", v.detach(), prog_bar=k == "loss", batch_size=bs)
+        return loss
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         # a pure function of global_step (no scheduler state), so exact resume and a schedule added on resume agree
