@@ -73,3 +73,19 @@ class DiffusionLightning(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
         if self.ema is not None:
             self.ema.update_parameters(getattr(self, self._ema_source_name))
+
+
+def atomic_checkpoint_io():
+    """A Lightning CheckpointIO (``Trainer(plugins=[...])``) that writes every checkpoint through
+    :func:`levytts.audio.io.atomic_write`: a crash mid-write leaves the previous file, and the temp file
+    (``.NAME.XXXXXX.tmp``) never matches a ``*.ckpt`` glob. The one checkpoint writer of TTS and image training."""
+    from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+    from levytts.audio.io import atomic_write
+
+    class AtomicTorchCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            with atomic_write(path, suffix=".tmp") as tmp:
+                torch.save(checkpoint, tmp)
+
+    return AtomicTorchCheckpointIO()

@@ -166,6 +166,7 @@ def train(cfg) -> None:
 
     from levytts.image.data import ImageArrayDataset, load_npz
     from levytts.image.module import ImageDiffusion
+    from levytts.lightning_base import atomic_checkpoint_io
 
     L.seed_everything(cfg.seed, workers=True)
     t = cfg.trainer
@@ -185,6 +186,7 @@ def train(cfg) -> None:
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every)
     trainer = L.Trainer(max_steps=t.max_steps, accelerator=t.accelerator, devices=1, precision=t.precision,
                         gradient_clip_val=t.grad_clip, default_root_dir=run_dir, callbacks=[ckpt_cb],
+                        plugins=[atomic_checkpoint_io()],
                         logger=CSVLogger(run_dir, name="logs"), log_every_n_steps=t.log_every,
                         val_check_interval=min(t.val_every, t.max_steps), check_val_every_n_epoch=None,
                         limit_val_batches=1.0 if n_val else 0, enable_progress_bar=t.progress_bar,

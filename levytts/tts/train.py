@@ -146,23 +146,6 @@ def compose_config(overrides: list[str], config_dir: str | Path | None = None) -
     return plain
 
 
-class _AtomicCheckpointIO:
-    """Factory for a Lightning CheckpointIO that writes through levytts.audio.io.atomic_write."""
-
-    @staticmethod
-    def make():
-        from lightning.pytorch.plugins.io import TorchCheckpointIO
-
-        from levytts.audio.io import atomic_write
-
-        class AtomicTorchCheckpointIO(TorchCheckpointIO):
-            def save_checkpoint(self, checkpoint, path, storage_options=None):
-                # temp file .NAME.XXXXXX.tmp: a write cut off by a crash never matches a *.ckpt glob
-                with atomic_write(path, suffix=".tmp") as tmp:
-                    torch.save(checkpoint, tmp)
-
-        return AtomicTorchCheckpointIO()
-
 
 def make_datamodule(cfg: dict):
     import lightning as L
@@ -249,6 +232,7 @@ def run(cfg: dict) -> Path:
     from omegaconf import OmegaConf
 
     from levytts.audio.io import atomic_write
+    from levytts.lightning_base import atomic_checkpoint_io
     from levytts.tts.lightning import TTSLightning
 
     run_dir = Path(cfg["run_dir"])
@@ -284,7 +268,7 @@ def run(cfg: dict) -> Path:
                               enable_version_counter=False)  # after a crash, re-trained steps replace their files
     trainer = L.Trainer(
         default_root_dir=str(run_dir), logger=TensorBoardLogger(str(run_dir), name="tb", version=""),
-        callbacks=[ckpt_cb], gradient_clip_val=tcfg["grad_clip"], plugins=[_AtomicCheckpointIO.make()],
+        callbacks=[ckpt_cb], gradient_clip_val=tcfg["grad_clip"], plugins=[atomic_checkpoint_io()],
         val_check_interval=int(tcfg["val_every"]) if dm.val_set is not None else None,
         check_val_every_n_epoch=None, limit_val_batches=1 if dm.val_set is not None else 0,
         num_sanity_val_steps=0, use_distributed_sampler=False, **trainer_cfg)
