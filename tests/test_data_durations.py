@@ -161,3 +161,12 @@ def test_offline_corpus_small_build_is_deterministic(tmp_path):
     phones, _ = textgrid_to_durations(out / "textgrids" / first.speaker / f"{first.utt_id}.TextGrid",
                                       sf.info(first.wav_path).frames // HOP, SR, HOP)
     assert [p for p in phones if p != "sp"] == [p for p in text_to_phones(first.text) if p != "sp"]
+
+
+def test_offline_corpus_cli_refuses_a_rare_speaker_that_is_not_a_voice(tmp_path, capsys):
+    from levytts.cli import main
+
+    assert main(["data", "offline-corpus", "--out-dir", str(tmp_path / "c"), "--small", "--rare", "nobody"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--rare 'nobody' is not among the voices" in err[0]
+    assert not (tmp_path / "c").exists()

@@ -1,5 +1,5 @@
 """Several rare speakers (issue 18): `--rare "SPK:MIN ..."` in egs/offline_imbalanced/run.sh (stage 1 on a tiny
-corpus laid out like tools/make_offline_corpus.py's, and stages 0-2 on the --small flite corpus: slow) and
+corpus laid out like `levytts data offline-corpus`'s, and stages 0-2 on the --small flite corpus: slow) and
 egs/ljspeech_hifitts9017/run.sh (stages 0-1 on the tiny corpus fixtures of tests/test_recipe_paper.py)."""
 import json
 import os

@@ -134,7 +134,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
       size_flags+=("$spec")
     done
   fi
-  "$python" tools/make_offline_corpus.py --out-dir "$data_dir" --seed "$seed" --jobs "$jobs" \
+  "$levytts" data offline-corpus --out-dir "$data_dir" --seed "$seed" --jobs "$jobs" \
     --frequent "$frequent" --rare "$corpus_rare" --minutes-frequent "$minutes_frequent" --minutes-rare "$minutes_rare" \
     --minutes-other "$minutes_other" --n-test "$n_test" --n-val "$n_val" --sample-rate "$sample_rate" --hop-length "$hop_length" \
     "${size_flags[@]}"

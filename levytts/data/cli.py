@@ -1,4 +1,4 @@
-"""`levytts data prepare | validate | mix | durations`: corpora → filelists, imbalanced mixes, checks."""
+"""`levytts data prepare | validate | mix | mfa-corpus | offline-corpus | durations`: corpora → filelists, imbalanced mixes, checks."""
 from __future__ import annotations
 
 import argparse
@@ -76,6 +76,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a.add_argument("--copy", action="store_true", help="copy wavs instead of symlinking them")
     a.set_defaults(func=mfa_corpus)
 
+    o = sub.add_parser("offline-corpus", help="build the offline SYNTHETIC imbalanced corpus (flite voices, fortunes "
+                                              "text; docs/speech_data.md)")
+    from levytts.cli_types import nonneg_float, positive_int
+    from levytts.data.offline_corpus import DEFAULT_VOICES
+
+    o.add_argument("--out-dir", required=True)
+    o.add_argument("--voices", nargs="+", default=list(DEFAULT_VOICES),
+                   help="NAME=FLITE_VOICE[:PITCH_CENTS] ... (default: %(default)s)")
+    o.add_argument("--frequent", default="slt", help="frequent speaker name")
+    o.add_argument("--rare", default="awb", help="rare speaker name")
+    o.add_argument("--minutes-frequent", type=nonneg_float, default=100.0)
+    o.add_argument("--minutes-rare", type=nonneg_float, default=1.0)
+    o.add_argument("--minutes-other", type=nonneg_float, default=10.0, help="training minutes of every other voice")
+    o.add_argument("--n-test", type=positive_int, default=20, help="held-out test sentences (every speaker says them)")
+    o.add_argument("--n-val", type=positive_int, default=5, help="extra utterances per speaker for validation")
+    add_seed_option(o, default=1234)
+    o.add_argument("--sample-rate", type=positive_int, default=22050)
+    o.add_argument("--hop-length", type=positive_int, default=256, help="only to check TextGrid durations vs mel length")
+    o.add_argument("--jobs", type=positive_int, default=2)
+    o.add_argument("--text-dir", default="/usr/share/games/fortunes")
+    o.add_argument("--small", action="store_true",
+                   help="tiny corpus for tests: 3 voices, 1 / 0.2 / 0.2 min, 2 test and 1 validation sentences")
+    o.set_defaults(func=offline_corpus)
+
     d = sub.add_parser("durations", help="check TextGrid phone durations sum to each mel length")
     d.add_argument("filelist")
     d.add_argument("--textgrid-dir", required=True, help="<dir>/<speaker>/<utt>.TextGrid (MFA layout)")
@@ -103,6 +127,26 @@ def _n_frames(wav_path: str, sample_rate: int, hop_length: int) -> int:
     info = sf.info(wav_path)
     n_samples = info.frames if info.samplerate == sample_rate else math.ceil(info.frames * sample_rate / info.samplerate)
     return n_samples // hop_length
+
+
+def offline_corpus(args: argparse.Namespace) -> int:
+    """`levytts data offline-corpus`: defaults frequent `slt` 100 min, rare `awb` 1 min (the paper's 100:1), five
+    other voices 10 min each for average-voice pre-training, 20 held-out test sentences said by every speaker."""
+    from levytts.data.offline_corpus import Voice, build_corpus
+
+    if args.small:
+        args.voices = [v for v in args.voices if v.split("=")[0] in (args.frequent, args.rare)][:2] + ["rms=rms"]
+        args.minutes_frequent, args.minutes_rare, args.minutes_other, args.n_test, args.n_val = 1.0, 0.2, 0.2, 2, 1
+    voices = [Voice.parse(v) for v in args.voices]
+    names = [v.name for v in voices]
+    for role, name in (("--frequent", args.frequent), ("--rare", args.rare)):
+        if name not in names:
+            raise UserError(f"{role} {name!r} is not among the voices {names}")
+    minutes = {n: args.minutes_other for n in names}
+    minutes[args.frequent], minutes[args.rare] = args.minutes_frequent, args.minutes_rare
+    build_corpus(args.out_dir, voices, minutes, n_test=args.n_test, n_val=args.n_val, seed=args.seed,
+                 sample_rate=args.sample_rate, hop_length=args.hop_length, jobs=args.jobs, text_dir=args.text_dir)
+    return 0
 
 
 def prepare(args: argparse.Namespace) -> int:

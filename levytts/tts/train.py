@@ -166,7 +166,7 @@ def make_datamodule(cfg: dict):
             for key in ("train_filelist_path", "speakers_file"):
                 if not Path(data[key]).is_file():
                     raise FileNotFoundError(f"{key} not found: {data[key]} — build the corpus first (see docs/speech_data.md, "
-                                            "e.g. tools/make_offline_corpus.py) or override data.data_dir=...")
+                                            "e.g. `levytts data offline-corpus`) or override data.data_dir=...")
             sym = data.get("symbols_file")
             self.symbols = SymbolTable.load(sym) if sym and Path(sym).is_file() else SymbolTable.default()
             self.speakers = read_speakers(data["speakers_file"])
