@@ -3,7 +3,7 @@
     levytts train experiment=offline_tiny                      # hydra overrides, as in Matcha-TTS
     levytts train experiment=avg_voice_pretrain trainer.max_steps=2000
     levytts train --cfg                                         # print the composed config and exit
-    python -m levytts.tts.train experiment=offline_tiny
+    python -m levytts train experiment=offline_tiny                  # the same: the one entry point
 
 Config groups under configs/: data/ model/ diffusion/ trainer/ experiment/ (configs/train.yaml is the root).
 Outputs in ``run_dir``: checkpoints/ (every ``train.checkpoint_every`` steps, written atomically, plus
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 
 import torch
@@ -312,10 +311,3 @@ def main(args) -> int:
     run(cfg)
     return 0
 
-
-if __name__ == "__main__":
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m levytts.tts.train")
-    add_arguments(p)
-    sys.exit(main(p.parse_args()))
