@@ -183,7 +183,7 @@ def train(cfg) -> None:
                            optim=OmegaConf.to_container(t.optim, resolve=True), ema_decay=t.ema_decay,
                            label_dropout=t.label_dropout)
     run_dir = Path(cfg.run_dir)
-    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, every_n_train_steps=t.ckpt_every)
+    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, every_n_train_steps=t.checkpoint_every)
     trainer = L.Trainer(max_steps=t.max_steps, accelerator=t.accelerator, devices=1, precision=t.precision,
                         gradient_clip_val=t.grad_clip, default_root_dir=run_dir, callbacks=[ckpt_cb],
                         plugins=[atomic_checkpoint_io()],
@@ -330,10 +330,10 @@ def make_fixture(args) -> int:
 def run_stage(stage, args) -> int:
     """One recipe stage: compose the config of ``--config-dir`` with the overrides, set threads, run ``stage(cfg)``."""
     cfg = load_config(args.config_dir, args.overrides)
-    if cfg.get("threads"):
+    if cfg.num_threads:  # the key of the TTS configs (train.num_threads); null: torch's default
         from levytts.cli import apply_threads
 
-        apply_threads(int(cfg.threads))
+        apply_threads(int(cfg.num_threads))
     stage(cfg)
     return 0
 
