@@ -441,6 +441,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--batch-size", type=positive_int, default=None,
                        help="utterances (TTS, default 16) or images (image, default 500) per network call")
     model.add_argument("--no-ema", action="store_true", help="image: sample with the raw weights, not the EMA copy")
+    model.add_argument("--image-experiment", default=None,
+                       help="image: the experiment the run was trained with (configs/image/experiment, e.g. "
+                            "fashion_mnist_lt): its sampler settings (time grid, x̂0 clipping, A truncation) are used, as "
+                            "`levytts image sample` uses them; default: configs/image/config.yaml's")
     add_device_option(parser)
     add_threads_option(parser)
 

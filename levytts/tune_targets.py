@@ -252,7 +252,8 @@ class ImageTarget:
 
     def __init__(self, run_dir: str | Path, out: str | Path, metric: str | None = None,
                  samples: int = DEFAULT_IMAGE_SAMPLES, classifier: str | Path | None = None, real: str = "train",
-                 batch_size: int = DEFAULT_IMAGE_BATCH, k: int = 5, use_ema: bool = True, device: str = "cpu"):
+                 batch_size: int = DEFAULT_IMAGE_BATCH, k: int = 5, use_ema: bool = True, device: str = "cpu",
+                 experiment: str | None = None):
         from levytts.image.classifier import predict
         from levytts.image.cli import load_classifier, load_model
         from levytts.image.data import load_npz
@@ -290,6 +291,19 @@ class ImageTarget:
         if self.model.class_cond:  # labels drawn with the training class shares (sampler.labels: train)
             labels = load_npz(exp_dir / "data" / "train.npz")["labels"]
             self.label_freq = np.bincount(labels, minlength=self.model.net.num_classes) / len(labels)
+        # the sampler settings `levytts image sample` uses for this run: the image config's `sampler` node composed
+        # with ``experiment`` (e.g. fashion_mnist_lt: log-SNR grid, x̂0 clipped, A truncated at 20); image runs keep no
+        # config of their own, so the experiment is named here (--image-experiment)
+        from levytts.image.cli import load_config
+
+        try:
+            scfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "image",
+                               [f"experiment={experiment}"] if experiment else []).sampler
+        except Exception as err:  # hydra's composition errors: one line naming the experiment
+            raise UserError(f"--image-experiment {experiment!r}: {str(err).splitlines()[0]}") from None
+        self.experiment = experiment
+        self.sampling = {"grid": str(scfg.grid), "t_eps": float(scfg.t_eps), "clip_denoised": bool(scfg.clip_denoised),
+                         "a_max": None if scfg.a_max is None else float(scfg.a_max)}
         self.counter = _CallCounter(self.net)
         self._digest = file_digest(self.run_dir / "model.ckpt")
 
@@ -298,7 +312,8 @@ class ImageTarget:
                 "checkpoint_file": self._digest, "classifier": str(self.classifier_path.resolve()),
                 "classifier_file": file_digest(self.classifier_path), "real": str(self.real_path.resolve()),
                 "real_file": file_digest(self.real_path), "metric": self.metric, "samples": self.samples,
-                "batch_size": self.batch_size, "k": self.k, "use_ema": self.use_ema}
+                "batch_size": self.batch_size, "k": self.k, "use_ema": self.use_ema, "experiment": self.experiment,
+                "sampling": self.sampling}
 
     def calls_per_run(self, steps: int) -> int:
         return (steps + 1) * math.ceil(self.samples / self.batch_size)
@@ -318,7 +333,7 @@ class ImageTarget:
                 y = torch.from_numpy(rng.choice(len(self.label_freq), size=b, p=self.label_freq)).to(self.device)
             g = sample_generators(int(seed), b, start=i, device=self.device)
             x = generate(self.net, self.proc, (b, *self.shape), spec.sampler, spec.solver, spec.steps,
-                         eta=0.0 if spec.eta is None else spec.eta, y=y, generator=g)
+                         eta=0.0 if spec.eta is None else spec.eta, y=y, generator=g, **self.sampling)
             imgs.append(to_uint8(x).cpu().numpy())
         return np.concatenate(imgs)
 
@@ -356,7 +371,8 @@ def make_target(args):
         return ImageTarget(path, args.out, metric=args.metric, samples=int(samples),
                            classifier=getattr(args, "classifier", None), real=getattr(args, "real", None) or "train",
                            batch_size=getattr(args, "batch_size", None) or DEFAULT_IMAGE_BATCH,
-                           use_ema=not getattr(args, "no_ema", False), device=device)
+                           use_ema=not getattr(args, "no_ema", False), device=device,
+                           experiment=getattr(args, "image_experiment", None))
     if not path.exists():
         raise FileNotFoundError(f"--checkpoint {path}: no such file or directory (a TTS checkpoint file, or an image "
                                 "run dir with model.ckpt)")

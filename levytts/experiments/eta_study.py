@@ -206,6 +206,8 @@ def main_image(argv: list[str]) -> int:
     p.add_argument("--test-samples", type=int, default=2000)
     p.add_argument("--test-seed", type=int, default=100)
     p.add_argument("--exp", default="exp/eta_tuning/fmnist")
+    p.add_argument("--image-experiment", default="fashion_mnist_lt",
+                   help="the run's experiment (its sampler settings: grid, clipping, A truncation)")
     args = p.parse_args(argv)
     exp = Path(args.exp)
     rows = []
@@ -213,11 +215,11 @@ def main_image(argv: list[str]) -> int:
         out = exp / f"{Path(args.run).name}_{args.solver}_N{n}"
         tune = ["tune-eta", "--checkpoint", args.run, "--samples", str(args.tune_samples), "--seeds", "0", "--solver",
                 args.solver, "--steps", str(n), "--etas", "0.01", "0.05", "0.2", "0.7", "--deltas", "1", "--powers",
-                "0.5", "1", "2", "--refine-rounds", "1", "--out", str(out)]
+                "0.5", "1", "2", "--refine-rounds", "1", "--image-experiment", args.image_experiment, "--out", str(out)]
         if cli_main(tune) != 0:
             raise RuntimeError(f"tune-eta failed for N={n}")
         best = (out / "best.txt").read_text().strip()
-        target = ImageTarget(args.run, out / "test", samples=args.test_samples)
+        target = ImageTarget(args.run, out / "test", samples=args.test_samples, experiment=args.image_experiment)
         for sampler, eta in (("ode", None), ("sde-a", None), ("sde-e", EtaSpec.parse(best)), ("sde-e", EtaSpec("preset"))):
             m, _ = target.evaluate(SamplerSpec(sampler, args.solver, n, eta), args.test_seed)
             cov = [m[k] for k in sorted(m, key=lambda k: int(k[14:]) if k.startswith("coverage_class") else -1)
