@@ -264,7 +264,7 @@ class _SquareVocoder:
 def square_vocoder(monkeypatch):
     import levytts.vocoder
 
-    monkeypatch.setattr(levytts.vocoder, "load_vocoder", lambda spec, cfg, device="cpu": _SquareVocoder(int(cfg["hop_length"])))
+    monkeypatch.setattr(levytts.vocoder, "load_vocoder", lambda spec, cfg, device="cpu", **kw: _SquareVocoder(int(cfg["hop_length"])))
 
 
 def test_synth_cli_warns_on_clipping_and_still_writes(tmp_path, square_vocoder):
