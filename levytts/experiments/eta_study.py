@@ -204,6 +204,7 @@ def main_image(argv: list[str]) -> int:
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20])
     p.add_argument("--tune-samples", type=int, default=1000)
     p.add_argument("--test-samples", type=int, default=2000)
+    p.add_argument("--refine-rounds", type=int, default=1, help="tune-eta's pattern-search rounds (0: the grid only)")
     p.add_argument("--test-seed", type=int, default=100)
     p.add_argument("--exp", default="exp/eta_tuning/fmnist")
     p.add_argument("--image-experiment", default="fashion_mnist_lt",
@@ -215,7 +216,7 @@ def main_image(argv: list[str]) -> int:
         out = exp / f"{Path(args.run).name}_{args.solver}_N{n}"
         tune = ["tune-eta", "--checkpoint", args.run, "--samples", str(args.tune_samples), "--seeds", "0", "--solver",
                 args.solver, "--steps", str(n), "--etas", "0.01", "0.05", "0.2", "0.7", "--deltas", "1", "--powers",
-                "0.5", "1", "2", "--refine-rounds", "1", "--image-experiment", args.image_experiment, "--out", str(out)]
+                "0.5", "1", "2", "--refine-rounds", str(args.refine_rounds), "--image-experiment", args.image_experiment, "--out", str(out)]
         if cli_main(tune) != 0:
             raise RuntimeError(f"tune-eta failed for N={n}")
         best = (out / "best.txt").read_text().strip()
