@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as err:  # the user's mistake: one line, no traceback
+    except (UserError, ValueError, OSError) as err:  # the user's mistake (a path that is a file, …): one line
         print(f"levytts {name}: error: {err}", file=sys.stderr)
         return 2
     # anything else is a bug: it propagates with its traceback (exit status 1)

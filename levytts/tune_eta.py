@@ -263,6 +263,11 @@ class Tuner:
         Returns the summary dict."""
         table: dict[str, dict] = {}
         baselines = {s: self.measure(self.spec(s), free=True) for s in ("ode", "sde-a")}
+        # SDE-E specs measured by an earlier run into this results file (e.g. with another grid) stay candidates
+        prefix = str(self.spec("sde-e", EtaSpec("const", 0.0))).rsplit(":", 1)[0] + ":"
+        for key in dict.fromkeys(k for k, _ in self.results.records if k.startswith(prefix)):
+            if all((key, seed) in self.results.records for seed in self.seeds):
+                table[str(EtaSpec.parse(key[len(prefix):]))] = self.measure(SamplerSpec.parse(key), free=True)
         for eta in grid:
             m = self.measure(self.spec("sde-e", eta))
             if m is None:
@@ -394,7 +399,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, default=10, help="N, the number of sampler steps (default 10)")
     parser.add_argument("--metric", default=None,
                         help="oracle: sw (default) | tv_modes | rare_rel_err; TTS: similarity (default) | wer; "
-                             "image: fd (default) | coverage")
+                             "image: fd (default) | coverage | precision | recall | density")
     parser.add_argument("--seeds", type=seed_int, nargs="+", default=[0, 1],
                         help="seeds per candidate (the metric is their mean; default 0 1)")
     parser.add_argument("--samples", type=positive_int, default=None,
@@ -463,10 +468,15 @@ def main(args: argparse.Namespace) -> int:
             raise UserError("--alpha is for --oracle only: a checkpoint's α is its own")
         target = make_target(args)
         alpha, T, title = target.alpha, target.T, f"{args.checkpoint}, α = {target.alpha:g}"
+    if len(set(args.seeds)) != len(args.seeds):
+        raise UserError(f"--seeds holds a seed twice ({' '.join(map(str, args.seeds))}): give distinct seeds")
     t0s = args.t0 or [default_t0(alpha)]
     grid = candidate_grid(t0s, args.etas, args.deltas, args.powers, args.families)
     per = target.calls_per_run(args.steps) * len(args.seeds)
     budget = args.budget or per * (len(grid) + 12 * args.refine_rounds)
+    if budget < per:  # before any work (the baselines are free but not instant)
+        raise UserError(f"--budget {budget} is too small for one candidate ({per} network calls: "
+                        f"(N + 1) per seed{' and batch' if per > (args.steps + 1) * len(args.seeds) else ''})")
     settings = {**target.settings(), "solver": args.solver, "steps": args.steps, "seeds": list(args.seeds)}
     out = Path(args.out)
     results = ResultsFile(out / "results.jsonl", settings)
@@ -500,7 +510,8 @@ def main(args: argparse.Namespace) -> int:
           f"{summary['calls_used']} of {budget} network calls{' (budget reached)' if summary['budget_reached'] else ''}")
     print(f"best η_t: {summary['best']}  {m} {bm[m]:.4g} ± {bm[m + '_sd']:.2g} over {len(args.seeds)} seeds  "
           f"(baselines: {base})")
-    print(f"use: --eta '{summary['best']}'   or the sampler spec {summary['sampler']}")
+    print(f"use: levytts synth … --sampler sde-e --solver {args.solver} --steps {args.steps} --eta '{summary['best']}'"
+          f"   (levytts imbalanced synth --conditions '{summary['sampler']}')")
     if getattr(target, "export", None) is not None:
         target.export(summary)
     print(f"wrote {out}/results.jsonl, best.txt, summary.json, search.png, eta_curve.png")

@@ -364,3 +364,12 @@ def test_synth_text_and_file_conflicts(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and said in err[0], err
     assert not (tmp_path / "one.wav").exists() and not (tmp_path / "d").exists()
+
+
+def test_synth_eta_without_the_sde_e_sampler_is_refused(tmp_path, capsys):
+    """--eta weights SDE-E's noise only: given with the voice's ODE default it would be ignored silently."""
+    out = tmp_path / "x.wav"
+    assert main(["synth", "--text", "Hi.", "--speaker", "slt", "--eta", "popov(0.1,0.1)", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--eta applies to the SDE-E sampler only; this run samples with ode" in err[0]
+    assert not out.exists()

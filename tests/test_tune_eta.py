@@ -113,12 +113,19 @@ def test_cli_on_the_oracle_writes_a_usable_spec_and_plots(tmp_path, capsys):
     said = capsys.readouterr().out
     best = (out / "best.txt").read_text().strip()
     EtaSpec.parse(best)  # the form every --eta option takes
-    assert f"--eta '{best}'" in said and f"sde-e:euler:5:{best}" in said
+    assert f"--sampler sde-e --solver euler --steps 5 --eta '{best}'" in said and f"sde-e:euler:5:{best}" in said
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best"] == best and set(summary["baselines"]) == {"ode", "sde-a"}
     assert (out / "search.png").stat().st_size > 1000 and (out / "eta_curve.png").stat().st_size > 1000
     assert cli_main(args) == 0 and "records resumed" in capsys.readouterr().out  # resumed: nothing re-measured
     assert cli_main(args[:-1] + [str(tmp_path / "other"), "--samples", "100"]) == 0
+    # a rerun into the same results file with another grid keeps what was measured as candidates
+    narrow = [a for a in args]
+    narrow[narrow.index("--etas") + 1:narrow.index("--etas") + 3] = ["0.3"]
+    assert cli_main(narrow) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert {"popov(0.1,0.1,0.85)", "popov(0.3,0.3,0.85)"} <= set(again["candidates"])
+    assert again["best_metrics"]["sw"] <= summary["best_metrics"]["sw"]
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
@@ -132,9 +139,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert cli_main(base[:-2] + ["--samples", "200", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "other settings (there: samples=100)" in err[0]
-    assert cli_main(base + ["--budget", "1"]) == 0  # everything measured already: resumed records cost nothing
     assert cli_main(base[:-1] + [str(tmp_path / "fresh"), "--budget", "1"]) == 2
     assert "too small for one candidate" in capsys.readouterr().err
+    assert not (tmp_path / "fresh").exists()  # refused before any work
+    assert cli_main(base + ["--seeds", "0", "0"]) == 2 and "holds a seed twice" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    assert cli_main(base[:-1] + [str(tmp_path / "afile")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1  # a path that is a file: one line, no traceback
 
 
 def test_eta_study_writes_tables_and_rules(tmp_path):

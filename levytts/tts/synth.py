@@ -397,7 +397,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sampler", default=None, choices=["ode", "sde-a", "sde-e"], help="default: the checkpoint's, else ode")
     parser.add_argument("--solver", default=None, choices=["euler", "ei"],
                         help="euler (Euler-Maruyama) or ei (exponential integrator); default: the checkpoint's, else euler")
-    parser.add_argument("--eta", default=None, type=validated(parse_eta), help="SDE-E noise weight: number, popov:ETA,DELTA[,T0] or power[:P]")
+    parser.add_argument("--eta", default=None, type=validated(parse_eta), help="SDE-E noise weight η_t (with --sampler sde-e): a number (constant), popov(ETA,DELTA[,T0]) (Popov eq. 22), "
+                             "power[(P)] (t^P) or preset; `levytts tune-eta` prints a tuned one")
     parser.add_argument("--grid", default=None, choices=["uniform", "quadratic", "log_snr"], help="default: the checkpoint's, else uniform")
     parser.add_argument("--t-start", type=positive_float, default=None,
                         help="for studies: start the reverse process at this t < T from γ(t)ξ, a truncated start that keeps "
@@ -460,7 +461,10 @@ def tune_malloc() -> bool:
 
 def _summary(where, res: dict, n_sentences: int, tts: TTS, args) -> str:
     used = {k: tts.defaults[k] if getattr(args, k) is None else getattr(args, k) for k in ("steps", "sampler", "solver")}
-    voc = tts.vocoder.name if tts.vocoder is not None else "none"
+    voc = "none" if tts.vocoder is None else tts.vocoder.name + (
+        f", {tts.vocoder.backend}" if getattr(tts.vocoder, "backend", "torch") != "torch" else "")
+    if tts.dtype != "float32":
+        voc += f", {tts.dtype}"
     return (f"{where}: {res['seconds']:.2f} s audio, {n_sentences} sentence(s); "
             f"RTF decoder {res['rtf_decoder']:.3f} (N={used['steps']}, {used['sampler']}/{used['solver']}), "
             f"with vocoder ({voc}) {res['rtf_total']:.3f}")
@@ -532,6 +536,10 @@ def main(args) -> int:
     tts = TTS(args.checkpoint, vocoder=args.vocoder, device=args.device, use_ema=not args.no_ema, dtype=args.dtype,
               vocoder_backend=args.vocoder_backend)
     tts.speaker_id(args.speaker)  # fail fast on an unknown speaker
+    sampler = args.sampler or tts.defaults["sampler"]
+    if args.eta is not None and sampler != "sde-e":  # η only weights SDE-E's noise: never ignore it silently
+        raise UserError(f"--eta applies to the SDE-E sampler only; this run samples with {sampler} "
+                        "(add --sampler sde-e, and --solver / --steps as tuned)")
     if args.file is not None:  # every line before synthesising any: a bad line stops the batch, no wav written
         for n, text in lines:
             try:
