@@ -124,7 +124,12 @@ log() { echo "[$(date +%H:%M:%S)] $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: build the synthetic corpus in $data_dir"
-  corpus_rare=$rare; size_flags=(); [ "$small" = true ] && size_flags=(--small)
+  corpus_rare=$rare; size_flags=()
+  if [ "$small" = true ] && [ "$multi" != true ]; then
+    # the small sizes are set above; the voices of `offline-corpus --small`: the frequent and the rare one (in the
+    # corpus's voice order) and rms (--small itself refuses explicit sizes)
+    size_flags=(--voices $(grep -E "^($frequent|$rare)=" <<< "$voice_specs" | head -n 2) rms=rms)
+  fi
   if [ "$small" = true ] && [ "$multi" = true ]; then
     # --small keeps 3 voices; the multi-rare set needs the frequent, every rare and one average voice: the same
     # small sizes (set above: rare and other voices alike 0.2 min) over those voices

@@ -82,22 +82,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from levytts.data.offline_corpus import DEFAULT_VOICES
 
     o.add_argument("--out-dir", required=True)
-    o.add_argument("--voices", nargs="+", default=list(DEFAULT_VOICES),
-                   help="NAME=FLITE_VOICE[:PITCH_CENTS] ... (default: %(default)s)")
+    o.add_argument("--voices", nargs="+", default=None,
+                   help=f"NAME=FLITE_VOICE[:PITCH_CENTS] ... (default: {' '.join(DEFAULT_VOICES)})")
     o.add_argument("--frequent", default="slt", help="frequent speaker name")
     o.add_argument("--rare", default="awb", help="rare speaker name")
-    o.add_argument("--minutes-frequent", type=nonneg_float, default=100.0)
-    o.add_argument("--minutes-rare", type=nonneg_float, default=1.0)
-    o.add_argument("--minutes-other", type=nonneg_float, default=10.0, help="training minutes of every other voice")
-    o.add_argument("--n-test", type=positive_int, default=20, help="held-out test sentences (every speaker says them)")
-    o.add_argument("--n-val", type=positive_int, default=5, help="extra utterances per speaker for validation")
+    o.add_argument("--minutes-frequent", type=nonneg_float, default=None, help="default 100")
+    o.add_argument("--minutes-rare", type=nonneg_float, default=None, help="default 1")
+    o.add_argument("--minutes-other", type=nonneg_float, default=None, help="training minutes of every other voice (default 10)")
+    o.add_argument("--n-test", type=positive_int, default=None, help="held-out test sentences, said by every speaker (default 20)")
+    o.add_argument("--n-val", type=positive_int, default=None, help="extra utterances per speaker for validation (default 5)")
     add_seed_option(o, default=1234)
     o.add_argument("--sample-rate", type=positive_int, default=22050)
     o.add_argument("--hop-length", type=positive_int, default=256, help="only to check TextGrid durations vs mel length")
     o.add_argument("--jobs", type=positive_int, default=2)
     o.add_argument("--text-dir", default="/usr/share/games/fortunes")
     o.add_argument("--small", action="store_true",
-                   help="tiny corpus for tests: 3 voices, 1 / 0.2 / 0.2 min, 2 test and 1 validation sentences")
+                   help="tiny corpus for tests: 3 voices, 1 / 0.2 / 0.2 min, 2 test and 1 validation sentences (it sets "
+                        "the sizes: not with --voices, --minutes-*, --n-test, --n-val)")
     o.set_defaults(func=offline_corpus)
 
     d = sub.add_parser("durations", help="check TextGrid phone durations sum to each mel length")
@@ -132,11 +133,19 @@ def _n_frames(wav_path: str, sample_rate: int, hop_length: int) -> int:
 def offline_corpus(args: argparse.Namespace) -> int:
     """`levytts data offline-corpus`: defaults frequent `slt` 100 min, rare `awb` 1 min (the paper's 100:1), five
     other voices 10 min each for average-voice pre-training, 20 held-out test sentences said by every speaker."""
-    from levytts.data.offline_corpus import Voice, build_corpus
+    from levytts.data.offline_corpus import DEFAULT_VOICES, Voice, build_corpus
 
+    sizes = ("voices", "minutes_frequent", "minutes_rare", "minutes_other", "n_test", "n_val")
     if args.small:
-        args.voices = [v for v in args.voices if v.split("=")[0] in (args.frequent, args.rare)][:2] + ["rms=rms"]
+        given = [f"--{k.replace('_', '-')}" for k in sizes if getattr(args, k) is not None]
+        if given:
+            raise UserError(f"--small sets the corpus sizes itself; drop {', '.join(given)} (or drop --small)")
+        args.voices = [v for v in DEFAULT_VOICES if v.split("=")[0] in (args.frequent, args.rare)][:2] + ["rms=rms"]
         args.minutes_frequent, args.minutes_rare, args.minutes_other, args.n_test, args.n_val = 1.0, 0.2, 0.2, 2, 1
+    else:
+        for k, v in zip(sizes, (list(DEFAULT_VOICES), 100.0, 1.0, 10.0, 20, 5)):
+            if getattr(args, k) is None:
+                setattr(args, k, v)
     voices = [Voice.parse(v) for v in args.voices]
     names = [v.name for v in voices]
     for role, name in (("--frequent", args.frequent), ("--rare", args.rare)):
