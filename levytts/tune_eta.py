@@ -113,6 +113,8 @@ class OracleTarget:
         from levytts.levy.oracle import DiracMixtureOracle
         from levytts.levy.process import LevyVP
 
+        if self.samples < 100:  # W1 and mode shares of fewer samples are noise, not a metric
+            raise UserError(f"--samples must be >= 100 for an oracle, got {self.samples}")
         if self.name not in ORACLES:
             raise UserError(f"unknown oracle {self.name!r}; valid: {', '.join(ORACLES)}")
         if self.metric not in ORACLE_METRICS:
@@ -340,7 +342,9 @@ def plot_search(summary: dict, path: Path, title: str) -> None:
     for ax in (ax1, ax2):
         for (name, m), c in zip(summary["baselines"].items(), ("k", "tab:red")):
             ax.axhline(m[metric], color=c, ls="--", lw=1, label=f"{name.upper()} {m[metric]:.3g}")
-        ax.set_xscale("log")
+        xs = [x for line in ax.get_lines() for x in line.get_xdata() if x is not None]
+        if xs and min(xs) > 0:  # η = 0 or p = 0 cannot sit on a log axis
+            ax.set_xscale("log")
         ax.set_ylabel(f"{metric} ({summary['direction']} is better)")
         ax.legend(fontsize=7)
     ax1.set_xlabel("η (Popov eq. 22)")
