@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, ValueError, OSError) as err:  # the user's mistake (a path that is a file, …): one line
-        print(f"levytts {name}: error: {err}", file=sys.stderr)
+        action = getattr(args, "action", None)  # a sub-action (`levytts data mix`) is named in the message
+        print(f"levytts {name}{' ' + action if isinstance(action, str) else ''}: error: {err}", file=sys.stderr)
         return 2
     # anything else is a bug: it propagates with its traceback (exit status 1)
 

@@ -335,7 +335,7 @@ def test_image_options_anywhere_among_overrides():
 def test_user_error_is_one_line_and_a_bug_keeps_its_traceback(tmp_path, capsys, monkeypatch):
     assert main(["data", "mix", "--source", "nope=/x", "--out-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("levytts data: error: --source takes KIND=PATH")
+    assert len(err) == 1 and err[0].startswith("levytts data mix: error: --source takes KIND=PATH")
     import levytts.data.cli
 
     def broken(args):

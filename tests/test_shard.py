@@ -65,7 +65,7 @@ def test_bad_shard_is_one_line(filelist, tmp_path, capsys, bad):
     capsys.readouterr()
     assert _synth(filelist, tmp_path / "x", "--shard", bad) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "bad --shard" in err[0] and err[0].startswith("levytts imbalanced: error:"), err
+    assert len(err) == 1 and "bad --shard" in err[0] and err[0].startswith("levytts imbalanced synth: error:"), err
     assert not (tmp_path / "x").exists()
     assert cli_main(["eval", "--synth-dir", str(tmp_path), "--filelist", str(filelist), "--shard", bad]) == 2
     err = capsys.readouterr().err.strip().splitlines()
