@@ -5,59 +5,24 @@ from __future__ import annotations
 import argparse
 import math
 
-import numpy as np
 import pytest
 import torch
+from test_tts_training import corpus, tiny_cfg  # noqa: F401  (corpus: the fixture)
 
-from levytts.audio.io import save_wav
 from levytts.cli import UserError
 from levytts.levy.spec import EtaSpec, SamplerSpec
 from levytts.tune_targets import ImageTarget, TTSTarget, make_target
 
-SR = 22050
-TEXTS = ["Hello world.", "Good morning to you.", "It is raining.", "See you soon.", "Thank you.", "One two three."]
 SPEC = SamplerSpec("sde-e", "ei", 2, EtaSpec("popov", 0.3, 0.3, 0.85))
 
 
 @pytest.fixture(scope="module")
-def tts_ckpt(tmp_path_factory):
-    """(checkpoint, filelist) of a one-step tiny TTS run on six utterances of two speakers (harmonic tones)."""
-    from levytts.data import Utterance, write_filelist, write_speakers, write_textgrid
-    from levytts.text import SymbolTable, text_to_phones
-    from levytts.tts.train import compose_config, run
+def tts_ckpt(corpus, tmp_path_factory):  # noqa: F811  (corpus: the training tests' two-speaker tone corpus)
+    """(checkpoint, filelist) of a one-step tiny TTS run on the training tests' corpus."""
+    from levytts.tts.train import run
 
-    root = tmp_path_factory.mktemp("tune_tts")
-    rng = np.random.default_rng(0)
-    utts = []
-    for i, text in enumerate(TEXTS):
-        spk = ["aa", "bb"][i % 2]
-        phones = text_to_phones(text)
-        dur = 0.08 * len(phones) + 0.1
-        t = np.arange(int(dur * SR)) / SR
-        f0 = 120.0 if spk == "aa" else 210.0
-        audio = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6)) for k in range(1, 6))
-        wav = root / "wavs" / spk / f"{spk}_{i:03d}.wav"
-        save_wav(wav, 0.5 * audio * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)), SR)
-        step = dur / len(phones)
-        write_textgrid(root / "textgrids" / spk / f"{spk}_{i:03d}.TextGrid",
-                       [(k * step, (k + 1) * step, p) for k, p in enumerate(phones)], duration=dur)
-        utts.append(Utterance(str(wav), spk, text))
-    (root / "filelists").mkdir()
-    write_filelist(root / "filelists" / "train.txt", utts)
-    write_filelist(root / "filelists" / "val.txt", utts[:2])
-    write_speakers(root / "speakers.txt", ["aa", "bb"])
-    SymbolTable.default().save(root / "symbols.json")
-    fl = root / "filelists"
-    cfg = compose_config([
-        "experiment=offline_tiny", f"data.data_dir={root}", f"data.train_filelist_path={fl}/train.txt",
-        f"data.valid_filelist_path={fl}/val.txt", "data.n_spks=2", f"run_dir={root / 'run'}", "trainer=cpu",
-        f"data.pretrain_train_filelist_path={fl}/train.txt", "data.pretrain_valid_filelist_path=null",
-        "model.encoder.n_channels=16", "model.encoder.filter_channels=32", "model.encoder.filter_channels_dp=16",
-        "model.encoder.n_layers=1", "model.decoder.dim=8", "model.spk_emb_dim=8", "train.batch_size=2",
-        "train.segment_seconds=0.3", "train.checkpoint_every=2", "train.val_every=null",
-        "trainer.enable_progress_bar=false", "trainer.log_every_n_steps=1", "train.num_threads=1",
-        "trainer.max_steps=1"])
-    return run(cfg), fl / "train.txt"
+    return run(tiny_cfg(corpus, tmp_path_factory.mktemp("tune_tts") / "run", "trainer.max_steps=1")), \
+        corpus / "filelists" / "train.txt"
 
 
 def _tts(tts_ckpt, out, **kw):
