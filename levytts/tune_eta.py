@@ -248,9 +248,7 @@ class Tuner:
             recs.append(rec)
         out = {}
         for k in recs[0]["metrics"]:
-            vals = [r["metrics"][k] for r in recs]
-            out[k] = sum(vals) / len(vals)
-            out[k + "_sd"] = _sd(vals)
+            out[k], out[k + "_sd"] = mean_sd([r["metrics"][k] for r in recs])
         self.measured.append(key)
         if self.progress:
             self.progress(f"{key}: {self.target.metric} {out[self.target.metric]:.4g}")
@@ -305,11 +303,12 @@ class Tuner:
                 "budget_reached": self.stopped}
 
 
-def _sd(vals: list[float]) -> float:
-    if len(vals) < 2 or not all(math.isfinite(v) for v in vals):
-        return 0.0
+def mean_sd(vals: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value or a non-finite one) of a metric over seeds."""
     m = sum(vals) / len(vals)
-    return math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+    if len(vals) < 2 or not all(math.isfinite(v) for v in vals):
+        return m, 0.0
+    return m, math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
 
 
 # ------------------------------------------------------------------------------------------------ figures

@@ -25,17 +25,11 @@ COLUMNS = ("oracle", "alpha", "solver", "steps", "sampler", "eta", "seeds", "sw"
            "rare_weight", "rare_weight_sd", "true_rare_weight")
 
 
-def _mean_sd(vals: list[float]) -> tuple[float, float]:
-    m = sum(vals) / len(vals)
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-    return m, sd
-
-
 def run_cell(oracle: str, alpha: float, solver: str, steps: int, args) -> list[dict]:
     """Tune on ``args.tune_seeds``, then measure the four samplers on ``args.test_seeds``; rows of :data:`COLUMNS`."""
     from levytts.cli import main as cli_main
     from levytts.levy.spec import EtaSpec, SamplerSpec
-    from levytts.tune_eta import ORACLES, OracleTarget
+    from levytts.tune_eta import ORACLES, OracleTarget, mean_sd
 
     out = Path(args.exp) / oracle / f"a{alpha:g}_{solver}_N{steps}"
     argv = ["tune-eta", "--oracle", oracle, "--alpha", str(alpha), "--solver", solver, "--steps", str(steps),
@@ -53,7 +47,7 @@ def run_cell(oracle: str, alpha: float, solver: str, steps: int, args) -> list[d
                "eta": "" if eta is None else ("preset" if eta.kind == "preset" else str(eta)),
                "seeds": " ".join(map(str, args.test_seeds)), "true_rare_weight": min(w)}
         for k in ("sw", "tv_modes", "rare_weight"):
-            row[k], row[k + "_sd"] = _mean_sd([m.get(k, math.inf) for m in ms])
+            row[k], row[k + "_sd"] = mean_sd([m.get(k, math.inf) for m in ms])
         rows.append(row)
     return rows
 
@@ -161,7 +155,7 @@ def run_rules(rows: list[dict], rules: list[str], args) -> list[dict]:
     """Each fixed η_t rule (``t0`` in a rule is replaced by App. B's t0 for the cell's α) on every cell of ``rows``,
     on the test seeds: rows with oracle, alpha, solver, steps, rule, sw, sw_sd, ode_sw (the cell's ODE)."""
     from levytts.levy.spec import EtaSpec, SamplerSpec
-    from levytts.tune_eta import OracleTarget, default_t0
+    from levytts.tune_eta import OracleTarget, default_t0, mean_sd
 
     ode = {(r["oracle"], r["alpha"], r["solver"], r["steps"]): r["sw"] for r in rows if r["sampler"] == "ode"}
     out = []
@@ -169,7 +163,7 @@ def run_rules(rows: list[dict], rules: list[str], args) -> list[dict]:
         target = OracleTarget(oracle, alpha, samples=args.samples)
         for rule in rules:
             spec = SamplerSpec("sde-e", solver, steps, EtaSpec.parse(rule.replace("t0", str(default_t0(alpha)))))
-            sw, sd = _mean_sd([target.evaluate(spec, seed)[0]["sw"] for seed in args.test_seeds])
+            sw, sd = mean_sd([target.evaluate(spec, seed)[0]["sw"] for seed in args.test_seeds])
             out.append({"oracle": oracle, "alpha": alpha, "solver": solver, "steps": steps, "rule": rule, "sw": sw,
                         "sw_sd": sd, "ode_sw": ode_sw})
     return out

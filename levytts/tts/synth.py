@@ -249,6 +249,8 @@ class TTS:
 
     def _decode_sentences(self, sentences, batches, spk, kw, seed, length_scale, pause_seconds,
                           warn: bool, first_piece_frames: int | None = None) -> Iterator[dict]:
+        from levytts.vocoder.vocoder import vocode_pieces
+
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         pause = int(round(pause_seconds * self.sample_rate / self.hop_length))  # frames of silence between sentences
         spk_ids = torch.full((1,), spk, dtype=torch.long, device=self.device)
@@ -272,7 +274,6 @@ class TTS:
             if (i == 0 and first_piece_frames and getattr(self.vocoder, "generator", None) is not None
                     and n_frames > 2 * first_piece_frames):  # HiFi-GAN only: Griffin–Lim gains nothing from pieces
                 bounds = [0, int(first_piece_frames), n_frames]  # first audio sooner: vocode a short piece first
-            from levytts.vocoder.vocoder import vocode_pieces
 
             if len(bounds) > 2:
                 pieces = vocode_pieces(self.vocoder, mel.unsqueeze(0), bounds)
