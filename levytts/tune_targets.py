@@ -297,8 +297,7 @@ class ImageTarget:
         from levytts.image.cli import load_config
 
         try:
-            scfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "image",
-                               [f"experiment={experiment}"] if experiment else []).sampler
+            scfg = load_config(overrides=[f"experiment={experiment}"] if experiment else []).sampler
         except Exception as err:  # hydra's composition errors: one line naming the experiment
             raise UserError(f"--image-experiment {experiment!r}: {str(err).splitlines()[0]}") from None
         self.experiment = experiment

@@ -67,6 +67,6 @@ def test_config_from_yaml_files():
     from omegaconf import OmegaConf
 
     for name in ("offline_imbalanced", "ljspeech_hifitts9017"):
-        cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "data" / f"{name}.yaml")
+        cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "configs" / "tts" / "data" / f"{name}.yaml")
         mel = MelConfig.from_cfg(cfg)
         assert (mel.sample_rate, mel.hop_length, mel.n_mels) == (22050, 256, 80)

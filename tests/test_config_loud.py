@@ -80,3 +80,17 @@ def test_correct_overrides_still_build_the_model(experiment):
     bad = compose_config([f"experiment={experiment}", "+model.encoder.n_chanels=16"])
     with pytest.raises(ValueError, match="has no option.*n_chanels; valid: .*"):
         TTSLightning(bad, SymbolTable.default().to_dict(), ["aa", "bb"], add_blank=True)
+
+
+def test_preset_quick_shrinks_any_experiment_and_the_command_line_wins():
+    """preset=quick (configs/tts/preset/quick.yaml) composes after the experiment: its sizes win over the
+    experiment's, a command-line key wins over the preset, and the model is the experiment's."""
+    full = compose_config(["experiment=offline_decoder_conv1d"])
+    quick = compose_config(["experiment=offline_decoder_conv1d", "preset=quick"])
+    assert (quick["train"]["batch_size"], quick["trainer"]["max_steps"], quick["train"]["checkpoint_every"]) == (2, 4, 2)
+    assert full["train"]["batch_size"] != 2 and quick["model"] == full["model"]
+    assert quick["diffusion"] == full["diffusion"] and quick["stage"] == full["stage"] == "decoder"
+    assert compose_config(["experiment=offline_decoder_conv1d", "preset=quick", "trainer.max_steps=7"])["trainer"][
+        "max_steps"] == 7
+    with pytest.raises(ValueError, match="preset"):
+        compose_config(["experiment=offline_tiny", "preset=quik"])

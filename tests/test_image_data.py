@@ -156,16 +156,22 @@ def test_dataset_range_and_resize():
     assert small.shape == (2, 1, 16, 16) and (small == 77).all()
 
 
-@pytest.mark.parametrize("experiment", ["fashion_mnist_lt", "fashion_mnist_lt_quick", "cifar10lt", "cifar10lt_quick",
-                                        "cifar10", "cifar10_quick"])
-def test_configs_compose(experiment):
+@pytest.mark.parametrize("preset", [None, "quick"])
+@pytest.mark.parametrize("experiment", ["fashion_mnist_lt", "cifar10lt", "cifar10"])
+def test_configs_compose(experiment, preset):
     from levytts.image.cli import load_config
 
-    cfg = load_config(CONFIG_DIR, [f"experiment={experiment}", "alpha=1.5", "data.root=/x"])
+    extra = [f"preset={preset}"] if preset else []
+    cfg = load_config(CONFIG_DIR, [f"experiment={experiment}", "alpha=1.5", "data.root=/x", *extra])
     assert cfg.diffusion.alpha == 1.5 and cfg.model.in_channels == cfg.data.channels
     assert cfg.run_dir.endswith("lim_alpha1.5")
-    if "lt" in experiment and "quick" not in experiment:
-        assert list(cfg.data.lt_counts) == list(LT_COUNTS)
+    full = load_config(CONFIG_DIR, [f"experiment={experiment}"])
+    if preset is None:
+        assert list(cfg.data.lt_counts) == list(LT_COUNTS) and cfg.exp_dir == f"exp/image/{cfg.data.name}"
+    else:  # smoke sizes on top of the experiment; its sampler settings kept
+        assert cfg.exp_dir == f"exp/image/{cfg.data.name}_quick" and cfg.trainer.max_steps == 3
+        assert sum(cfg.data.lt_counts) == 32 and cfg.model.ch == 16 and list(cfg.sampler.steps) == [2]
+        assert (cfg.sampler.grid, cfg.sampler.clip_denoised) == (full.sampler.grid, full.sampler.clip_denoised)
 
 
 def test_pipeline_on_fixture(tmp_path, monkeypatch):
@@ -179,7 +185,7 @@ def test_pipeline_on_fixture(tmp_path, monkeypatch):
     n_threads = torch.get_num_threads()
     root = write_fashion_mnist(tmp_path / "fm", n_train=120, n_test=20)
     exp = tmp_path / "exp"
-    common = ["--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt_quick", f"data.root={root}",
+    common = ["--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt", "preset=quick", f"data.root={root}",
               f"exp_dir={exp}", "data.lt_counts=[12,10,8,7,6,6,6,6,6,6]", "data.max_full=null",
               "sampler.solvers=[ei]", "sampler.samplers=[sde-e,ode]", "sampler.n_samples=8", "sampler.batch_size=8",
               "trainer.max_steps=2", "trainer.val_every=2", "model.ch=8", "model.norm_groups=8"]
@@ -192,10 +198,29 @@ def test_pipeline_on_fixture(tmp_path, monkeypatch):
     run = exp / "lim_alpha1.8"
     assert json.loads((run / "train.json").read_text())["steps"] == 2
     m = json.loads((run / "metrics.json").read_text())
-    assert set(m["entries"]) == {"sde-e_ei_2", "ode_ei_2"}
-    e = m["entries"]["ode_ei_2"]
+    assert set(m["entries"]) == {"sde-e_ei_N2", "ode_ei_N2"}
+    e = m["entries"]["ode_ei_N2"]
     assert 0 <= e["coverage"] <= 1 and np.isfinite(e["fd_classifier"]) and len(e["per_class_coverage"]) == 10
-    assert (run / "samples" / "ode_ei_2.png").is_file()
+    assert (run / "samples" / "ode_ei_N2.png").is_file()
     report = (exp / "results.md").read_text()
     assert "NOT FID" in report and "lim_alpha1.8 ODE" in report
     assert main(["image", "prepare", "--config-dir", str(tmp_path)]) == 2  # no config.yaml: one-line error
+
+
+def test_entry_names_are_the_shared_condition_names_and_old_sample_files_are_renamed(tmp_path):
+    from levytts.image.sampling import entry_name, samples_path
+    from levytts.levy.spec import SamplerSpec
+
+    assert [entry_name(*e) for e in [("ode", "euler", 20), ("ode", "ei", 5), ("sde-e", "ei", 10), ("dlpm", "-", 20)]] \
+        == ["ode_N20", "ode_ei_N5", "sde-e_ei_N10", "dlpm_N20"]
+    assert SamplerSpec.from_dirname(entry_name("sde-a", "euler", 50)) == SamplerSpec("sde-a", "euler", 50)
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "sde-e_ei_20.npz").write_bytes(b"old grid")
+    (samples / "sde-e_ei_20.png").write_bytes(b"old png")
+    (samples / "dlpm_20.npz").write_bytes(b"dlpm")
+    path = samples_path(tmp_path, "sde-e", "ei", 20)
+    assert path == samples / "sde-e_ei_N20.npz" and path.read_bytes() == b"old grid"
+    assert (samples / "sde-e_ei_N20.png").read_bytes() == b"old png" and not (samples / "sde-e_ei_20.npz").exists()
+    assert samples_path(tmp_path, "dlpm", "-", 20).read_bytes() == b"dlpm"
+    assert not samples_path(tmp_path, "ode", "ei", 20).exists()  # nothing to rename: the new name, absent

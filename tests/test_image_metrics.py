@@ -117,12 +117,12 @@ def test_evaluate_reports_fid_with_inception_weights(tmp_path):
     torch.save(FIDInceptionV3().state_dict(), weights)
     root = write_fashion_mnist(tmp_path / "fm", n_train=60, n_test=10)
     config_dir = Path(__file__).resolve().parents[1] / "configs" / "image"
-    common = ["--config-dir", str(config_dir), "experiment=fashion_mnist_lt_quick", f"data.root={root}",
+    common = ["--config-dir", str(config_dir), "experiment=fashion_mnist_lt", "preset=quick", f"data.root={root}",
               f"exp_dir={tmp_path / 'exp'}", "data.lt_counts=[6,6,6,6,6,6,6,6,6,6]", "data.max_full=null",
               "sampler.solvers=[ei]", "sampler.samplers=[ode]", "sampler.n_samples=8", "sampler.batch_size=8",
               "trainer.max_steps=1", "trainer.val_every=1", "model.ch=8", "model.norm_groups=8", "alpha=1.8",
               f"eval.inception_weights={weights}"]
     for action in ("prepare", "classifier", "train", "sample", "evaluate"):
         assert main(["image", action, *common]) == 0
-    e = json.loads((tmp_path / "exp" / "lim_alpha1.8" / "metrics.json").read_text())["entries"]["ode_ei_2"]
+    e = json.loads((tmp_path / "exp" / "lim_alpha1.8" / "metrics.json").read_text())["entries"]["ode_ei_N2"]
     assert np.isfinite(e["fid"]) and e["fid"] >= 0 and 0 <= e["inception_prdc"]["coverage"] <= 1

@@ -4,7 +4,7 @@
 # Every function is resumable: training continues from last.ckpt, synthesis keeps existing wavs, and
 # evaluation skips a (α, seed) whose summary CSV exists.
 #
-# The caller sets: levytts, data_config (configs/data/<name>), data_dir, exp_dir, alphas, seeds,
+# The caller sets: levytts, data_config (configs/tts/data/<name>), data_dir, exp_dir, alphas, seeds,
 # enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions (and optionally
 # conditions_extra_seeds, the grid for every seed after the first), speakers (frequent, then the rare one(s)),
 # jobs, eta, overrides (extra hydra overrides, may be empty) and optionally t_start (reverse process start time,

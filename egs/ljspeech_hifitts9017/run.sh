@@ -31,7 +31,7 @@ cd "$(dirname "$0")/../.."
 stage=0
 stop_stage=100
 ljspeech=""; hifitts=""; libritts=""
-data_dir=data/ljspeech_hifitts9017         # configs/data/ljspeech_hifitts9017.yaml reads data_dir/filelists/*.txt
+data_dir=data/ljspeech_hifitts9017         # configs/tts/data/ljspeech_hifitts9017.yaml reads data_dir/filelists/*.txt
 exp_dir=exp/ljspeech_hifitts9017
 seed=1234
 minutes_lj=1000; minutes_rare=10; rare=9017
@@ -45,9 +45,9 @@ conditions="ode:euler:30 ode:euler:50 ode:euler:100"
 eta="popov:0.3,0.3"
 jobs=1                                     # decoder trainings / syntheses at a time
 python=${PYTHON:-.venv/bin/python}
-# the audio settings are read from the data config (one place; configs/data/ljspeech_hifitts9017.yaml), not copied here
-read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/data/ljspeech_hifitts9017.yaml'); print(c.sample_rate, c.hop_length)") \
-  || { echo "run.sh: cannot read sample_rate / hop_length from configs/data/ljspeech_hifitts9017.yaml" >&2; exit 1; }
+# the audio settings are read from the data config (one place; configs/tts/data/ljspeech_hifitts9017.yaml), not copied here
+read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/tts/data/ljspeech_hifitts9017.yaml'); print(c.sample_rate, c.hop_length)") \
+  || { echo "run.sh: cannot read sample_rate / hop_length from configs/tts/data/ljspeech_hifitts9017.yaml" >&2; exit 1; }
 levytts=${LEVYTTS:-.venv/bin/levytts}
 
 while [ $# -gt 0 ]; do

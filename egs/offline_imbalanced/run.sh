@@ -24,7 +24,7 @@
 # Options: --stage --stop-stage --small --data-dir --exp-dir --seed --jobs --alphas "2.0 1.8 1.5" --seeds "0 1"
 #   --enc-steps --dec-steps --eval-per-speaker --conditions "ode:euler:10 sde-e:ei:10 mu" --eta popov:0.3,0.3
 #   --t-start --encoder CKPT (stage 4's frozen encoder; e.g. levytts/pretrained/demo_voice.pt skips stage 3)
-#   --decoder-experiment offline_decoder|offline_decoder_conv1d (configs/experiment/; decoder_a<alpha> run dirs)
+#   --decoder-experiment offline_decoder|offline_decoder_conv1d (configs/tts/experiment/; decoder_a<alpha> run dirs)
 #   --export-demo true  --rare "SPK:MIN ..." (default awb:1)
 # Several rare speakers: --rare with more than one SPEAKER:MINUTES item (corpus voices other than the frequent
 # slt) builds a SECOND set next to the one-rare one: stage 1 writes DATA/imbalanced_multi/ (slt + the rare
@@ -48,7 +48,7 @@ jobs=2
 exp_dir=exp/offline_imbalanced
 alphas="2.0 1.8 1.5"                       # 2.0 = the Gaussian baseline (noise variance 2)
 seeds="0 1"                                # synthesis seeds
-enc_steps=3000; dec_steps=10000            # CPU sizes (configs/experiment/offline_{avg_voice,decoder}.yaml)
+enc_steps=3000; dec_steps=10000            # CPU sizes (configs/tts/experiment/offline_{avg_voice,decoder}.yaml)
 eval_per_speaker=20
 conditions="ode:euler:10 ode:euler:30 ode:euler:50 ode:euler:100 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20 mu"   # mu: no-decoder control
 conditions_extra_seeds="ode:euler:10 sde-e:ei:5 sde-e:ei:10 sde-e:ei:20"   # the low-N grid for seeds after the first (CPU budget)
@@ -61,9 +61,9 @@ rare_spec=""                               # --rare "SPK:MIN ...": empty = "$rar
 encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
                                            # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
 python=${PYTHON:-.venv/bin/python}
-# the audio settings are read from the data config (one place; configs/data/offline_imbalanced.yaml), not copied here
-read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/data/offline_imbalanced.yaml'); print(c.sample_rate, c.hop_length)") \
-  || { echo "run.sh: cannot read sample_rate / hop_length from configs/data/offline_imbalanced.yaml" >&2; exit 1; }
+# the audio settings are read from the data config (one place; configs/tts/data/offline_imbalanced.yaml), not copied here
+read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/tts/data/offline_imbalanced.yaml'); print(c.sample_rate, c.hop_length)") \
+  || { echo "run.sh: cannot read sample_rate / hop_length from configs/tts/data/offline_imbalanced.yaml" >&2; exit 1; }
 levytts=${LEVYTTS:-.venv/bin/levytts}
 
 while [ $# -gt 0 ]; do
@@ -194,7 +194,7 @@ source egs/common/imbalanced_stages.sh
 data_config=offline_imbalanced; enc_experiment=offline_avg_voice; dec_experiment=$decoder_experiment
 speakers="$frequent ${rare_names[*]}"; test_split=$imb_split; overrides=""
 split_summary="$data_dir/$imb_split/summary.json"   # training minutes per speaker for the tables
-[ "$small" = true ] && overrides="train.stats_items=20 train.checkpoint_every=2 train.batch_size=2 trainer.log_every_n_steps=1"
+[ "$small" = true ] && overrides="preset=quick"   # configs/tts/preset/quick.yaml (batch 2, checkpoints every 2 steps)
 if [ "$multi" = true ]; then  # the same corpus, speaker table and TextGrids; the *_multi splits
   for list in train valid test; do
     f=$list; [ "$list" = valid ] && f=val

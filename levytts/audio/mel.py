@@ -52,7 +52,7 @@ class MelConfig:
         names = [f.name for f in fields(cls)]
         missing = [n for n in names[:5] if get(n, None) is None]
         if missing:
-            raise ValueError(f"mel config lacks {missing}; see configs/data/*.yaml for the keys")
+            raise ValueError(f"mel config lacks {missing}; see configs/tts/data/*.yaml for the keys")
         values = {n: get(n, None) for n in names}
         values = {k: v for k, v in values.items() if v is not None or k == "f_max"}
         for key in ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels"):

@@ -20,7 +20,7 @@ from levytts.data.filelists import Utterance
 
 PROBLEMS = ("missing audio", "corrupt audio", "empty audio", "empty text", "unknown speaker", "unspeakable text",
             "audio shorter than one STFT window", "fewer mel frames than tokens", "too many mel frames per token")
-MEL_DEFAULTS = {"sample_rate": 22050, "n_fft": 1024, "hop_length": 256}  # configs/data/*.yaml
+MEL_DEFAULTS = {"sample_rate": 22050, "n_fft": 1024, "hop_length": 256}  # configs/tts/data/*.yaml
 MAX_FRAMES_PER_TOKEN = 50.0
 
 

@@ -1,6 +1,6 @@
 """``levytts image ACTION [hydra overrides]`` — the image recipes' stages.
 
-Actions (each reads the hydra config tree in ``--config-dir``, default ``configs/image``):
+Actions (each reads the hydra config tree in ``--config-dir``, default the checkout's ``configs/image``):
 
 - ``prepare``     read the dataset (CIFAR-10 archive / Fashion-MNIST IDX), make the long-tail subset,
                   write ``${exp_dir}/data/{train,train_full,test}.npz``
@@ -27,6 +27,7 @@ import numpy as np
 from levytts.audio.io import atomic_write
 
 ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "make-fixture")
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "image"   # the checkout's image config root
 
 
 class _IntermixedParser(argparse.ArgumentParser):
@@ -47,7 +48,8 @@ class _IntermixedParser(argparse.ArgumentParser):
 
 def add_arguments(parser) -> None:
     # --config-dir may also come before the action; each action's copy defaults to "not given" so it keeps that
-    parser.add_argument("--config-dir", default="configs/image", help="hydra config tree (default: configs/image)")
+    parser.add_argument("--config-dir", default=str(CONFIG_DIR),
+                        help="hydra config tree (default: the checkout's configs/image)")
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_IntermixedParser)
     stages = {"prepare": (prepare, "read the dataset, make the long-tail subset, write data/*.npz"),
               "classifier": (classifier, "train the feature classifier on the full real training set"),
@@ -58,7 +60,8 @@ def add_arguments(parser) -> None:
     for name, (stage, help_text) in stages.items():
         p = sub.add_parser(name, help=help_text)
         p.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8")
-        p.add_argument("--config-dir", default=argparse.SUPPRESS, help="hydra config tree (default: configs/image)")
+        p.add_argument("--config-dir", default=argparse.SUPPRESS,
+                       help="hydra config tree (default: the checkout's configs/image)")
         p.set_defaults(func=functools.partial(run_stage, stage))
     f = sub.add_parser("make-fixture", help="write a tiny dataset in the real on-disk format")
     f.add_argument("--kind", required=True, choices=("cifar10", "fashion_mnist"), help="format to write")
@@ -66,15 +69,14 @@ def add_arguments(parser) -> None:
     f.set_defaults(func=make_fixture)
 
 
-def load_config(config_dir: str | Path = "configs/image", overrides=()):
+def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
     """Compose the hydra config ``config.yaml`` of ``config_dir`` with ``overrides`` (resolved DictConfig)."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
     config_dir = Path(config_dir).resolve()
     if not (config_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{config_dir}/config.yaml not found: run from the repository root or pass "
-                                "--config-dir path/to/configs/image")
+        raise FileNotFoundError(f"{config_dir}/config.yaml not found: pass --config-dir path/to/configs/image")
     with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
         cfg = compose(config_name="config", overrides=list(overrides))
     OmegaConf.resolve(cfg)
@@ -217,7 +219,7 @@ def sample_grid(cfg) -> None:
     import torch
 
     from levytts.image.data import load_npz, save_npz, to_uint8
-    from levytts.image.sampling import entry_name, generate, grid_entries, save_png
+    from levytts.image.sampling import entry_name, generate, grid_entries, samples_path, save_png
     from levytts.levy import sample_generators
 
     s, dev = cfg.sampler, _device(cfg)
@@ -230,7 +232,7 @@ def sample_grid(cfg) -> None:
     timings = {}
     for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers, s.skip):
         name = entry_name(sampler, solver, steps)
-        out = run_dir / "samples" / f"{name}.npz"
+        out = samples_path(run_dir, sampler, solver, steps)
         if out.is_file() and not s.overwrite:
             _log(f"{name}: exists, skipped")
             continue
@@ -251,7 +253,7 @@ def sample_grid(cfg) -> None:
         images = np.concatenate(imgs)
         labels = np.concatenate(labs) if labs else np.full(len(images), -1)
         save_npz(out, images=images, labels=labels)
-        save_png(run_dir / "samples" / f"{name}.png", images[: s.png_n])
+        save_png(out.with_suffix(".png"), images[: s.png_n])
         timings[name] = time.time() - t0
         _log(f"{name}: {len(images)} images in {timings[name]:.1f} s")
     old = json.loads((run_dir / "sample_times.json").read_text()) if (run_dir / "sample_times.json").is_file() else {}
@@ -270,7 +272,7 @@ def evaluate(cfg) -> None:
         prdc,
         prdc_per_class,
     )
-    from levytts.image.sampling import entry_name, grid_entries
+    from levytts.image.sampling import entry_name, grid_entries, samples_path
 
     e, s, dev = cfg.eval, cfg.sampler, _device(cfg)
     run_dir = Path(cfg.run_dir)
@@ -287,7 +289,7 @@ def evaluate(cfg) -> None:
                "real_set": e.real, "n_real": int(len(real["labels"])), "k": int(e.k), "entries": {}}
     for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers, s.skip):
         name = entry_name(sampler, solver, steps)
-        path = run_dir / "samples" / f"{name}.npz"
+        path = samples_path(run_dir, sampler, solver, steps)
         if not path.is_file():
             _log(f"{name}: no samples, skipped")
             continue

@@ -3,8 +3,10 @@
 Grid: {SDE-A, SDE-E, ODE} × {euler (Euler–Maruyama), ei (exponential integrator)} × N steps for a LIM
 model, and {DLPM (stochastic), DLIM (η = 0)} × N for a DLPM model. All steps are done by
 :func:`levytts.levy.sample`, :func:`levytts.levy.dlpm_sample` and :func:`levytts.levy.dlim_sample`.
-Entry names (sample files, metrics.json keys) stay ``<sampler>_<solver>_<N>`` / ``<sampler>_<N>``
-(:func:`entry_name`); :meth:`levytts.levy.spec.SamplerSpec.from_dirname` reads them.
+Entry names (sample files, metrics.json keys) are the condition names of every branch,
+:attr:`levytts.levy.spec.SamplerSpec.dirname` (``ode_N20`` for the Euler ODE, ``ode_ei_N20``, ``sde-e_ei_N20``,
+``dlpm_N20``; :func:`entry_name`). Sample files of the older ``<sampler>_<solver>_<N>`` form are renamed when
+found (:func:`samples_path`).
 
 η_t for SDE-E (config ``sampler.eta``, read by :class:`levytts.levy.spec.EtaSpec`) defaults to ``preset``:
 Popov et al. eq. 22 (:func:`levytts.levy.eta_schedule`) with (η, δ) from :data:`POPOV_TABLE6` and t0 from their
@@ -16,6 +18,7 @@ points to re-tune, not the paper's verified values.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +29,7 @@ from levytts.audio.io import atomic_write
 from levytts.levy import DLPM, StableNoise, dlim_sample, dlpm_sample, sample, time_grid
 
 # Popov et al.'s Table 6 / App. B presets live with the η parser (levytts.levy.spec); re-exported here.
-from levytts.levy.spec import POPOV_T0, POPOV_TABLE6, EtaSpec, eta_preset  # noqa: F401
+from levytts.levy.spec import POPOV_T0, POPOV_TABLE6, EtaSpec, SamplerSpec, eta_preset  # noqa: F401
 
 
 def make_eta(spec, alpha: float, solver: str, steps: int, T: float) -> Callable[[float], float]:
@@ -52,7 +55,22 @@ def grid_entries(kind: str, samplers, solvers, steps, dlpm_samplers=("dlpm", "dl
 
 
 def entry_name(sampler: str, solver: str, steps: int) -> str:
-    return f"{sampler}_{solver}_{steps}" if solver != "-" else f"{sampler}_{steps}"
+    """The condition name of (sampler, solver, N): :attr:`SamplerSpec.dirname` (e.g. ``sde-e_ei_N20``, ``ode_N10``)."""
+    return SamplerSpec(sampler, solver, int(steps)).dirname
+
+
+def samples_path(run_dir: str | Path, sampler: str, solver: str, steps: int) -> Path:
+    """``run_dir/samples/<entry_name>.npz``; a file of the older name (``sde-e_ei_20.npz``, ``dlpm_20.npz``, written
+    before the branches shared one naming) is renamed to it, with its PNG grid, so that no sampled grid is lost or
+    re-sampled."""
+    samples = Path(run_dir) / "samples"
+    name = entry_name(sampler, solver, steps)
+    legacy = f"{sampler}_{solver}_{steps}" if solver != "-" else f"{sampler}_{steps}"
+    for ext in (".npz", ".png"):
+        old, new = samples / f"{legacy}{ext}", samples / f"{name}{ext}"
+        if old.is_file() and not new.exists():
+            os.replace(old, new)
+    return samples / f"{name}.npz"
 
 
 def make_eps_fn(net: torch.nn.Module, y: torch.Tensor | None = None, proc=None, clip_denoised: bool = False):

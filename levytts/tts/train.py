@@ -5,7 +5,7 @@
     levytts train --cfg                                         # print the composed config and exit
     python -m levytts train experiment=offline_tiny                  # the same: the one entry point
 
-Config groups under configs/: data/ model/ diffusion/ trainer/ experiment/ (configs/train.yaml is the root).
+Config groups under configs/tts/: data/ model/ diffusion/ trainer/ experiment/ (configs/tts/train.yaml is the root).
 Outputs in ``run_dir``: checkpoints/ (every ``train.checkpoint_every`` steps, written atomically, plus
 last.ckpt), tb/ (TensorBoard: losses, skipped steps, grad norm, mel images and audio at validation),
 config.yaml, symbols.json, speakers.txt. ``resume: auto`` continues from run_dir/checkpoints/last.ckpt.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "tts"
 
 
 # The keys `levytts train` reads without a fallback, per config node ("" is the top level). compose_config checks
@@ -95,7 +95,7 @@ def lr_at_step(lr: float, decay: dict | None, step: int) -> float:
 
 
 def compose_config(overrides: list[str], config_dir: str | Path | None = None) -> dict:
-    """Compose configs/train.yaml with hydra overrides; returns a resolved plain dict.
+    """Compose configs/tts/train.yaml with hydra overrides; returns a resolved plain dict.
 
     Every error is a ValueError with a one-line message (`levytts train: error: ...`): an unknown config group
     or option names the valid ones; a misspelt key (hydra's struct mode: ``Key 'alhpa' is not in struct``) or
@@ -298,7 +298,7 @@ def run(cfg: dict) -> Path:
 def add_arguments(parser) -> None:
     parser.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=offline_tiny trainer.max_steps=300")
     parser.add_argument("--cfg", action="store_true", help="print the composed config and exit")
-    parser.add_argument("--config-dir", default=None, help="config root (default: the checkout's configs/)")
+    parser.add_argument("--config-dir", default=None, help="config root (default: the checkout's configs/tts)")
 
 
 def main(args) -> int:

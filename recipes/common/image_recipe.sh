@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 overrides=("diffusion=$diffusion" "$@")
 if $quick; then
-  exp=${exp}_quick
+  overrides+=(preset=quick)   # configs/image/preset/quick.yaml: smoke sizes on top of the experiment
   if [ -z "$data" ] && [ -n "$fixture_kind" ]; then  # the real data cannot be downloaded here: a tiny fixture in its real format
     data=exp/image/fixtures/$fixture_kind
     $python -m levytts.cli image make-fixture --kind "$fixture_kind" --out "$data"
