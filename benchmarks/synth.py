@@ -139,7 +139,7 @@ def _load(cfg: dict):
 def worker_rtf(cfg: dict) -> dict:
     """Cold (first) synthesis, one warm-up, then ``repeats`` timed ones of ``text``."""
     if cfg.get("malloc"):
-        from levytts.tts.synth import tune_malloc
+        from levytts.tts.cli import tune_malloc
 
         cfg["malloc_set"] = tune_malloc()
     import resource
@@ -175,7 +175,8 @@ def worker_stream(cfg: dict) -> dict:
     call on the joined mel (how TTS.synth worked before issue 15)."""
     import torch
 
-    from levytts.tts.synth import parse_eta, split_sentences, tune_malloc
+    from levytts.tts.cli import tune_malloc
+    from levytts.tts.synth import parse_eta, split_sentences
 
     tune_malloc()
     tts = _load(cfg)

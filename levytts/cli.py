@@ -1,10 +1,12 @@
 """`levytts` command line: one subcommand per module.
 
-Each entry of COMMANDS names a module that defines ``add_arguments(parser)`` and ``main(args) -> int``.
+Each entry of COMMANDS names a module that defines ``add_arguments(parser)`` and ``main(args) -> int``, or
+``module:NAME`` for a module holding several subcommands (a room's cli.py, e.g. ``levytts.tts.cli:synth``): its
+``SUBCOMMANDS[NAME]`` is that ``(add_arguments, main)`` pair (:func:`load_command`).
 Modules are imported only when their subcommand runs, so ``levytts --help`` stays fast and a
 missing optional dependency of one subcommand never breaks the others.
 
-Dispatch is ``set_defaults(func=...)`` everywhere: the subcommand's parser defaults ``func`` to the module's
+Dispatch is ``set_defaults(func=...)`` everywhere: the subcommand's parser defaults ``func`` to its
 ``main``; a module with sub-actions (``levytts data prepare``, ``levytts image train`` ...) sets ``func`` on each
 sub-action's parser, which replaces it. :func:`main` then calls ``args.func(args)``.
 
@@ -22,7 +24,8 @@ import argparse
 import importlib
 import sys
 
-# name -> (module path, one-line help). Add a line here to add a subcommand.
+# name -> (module path, one-line help); "module:NAME" is the module's SUBCOMMANDS[NAME]. Add a line here to add a
+# subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("levytts.image.cli", "image branch stages: prepare | classifier | train | sample | evaluate | report | make-fixture"),
     "demo-sampler": ("levytts.demo_sampler", "1-D oracle study of the ODE / SDE-A / SDE-E samplers (writes a PNG)"),
@@ -31,11 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("levytts.eval.cli", "speaker similarity (GE2E / CAM++), WER, MCD and F0 of synthesised speech"),
     "phonemize": ("levytts.text.cli", "print the normalised text and ARPAbet phones of English text"),
     "data": ("levytts.data.cli", "corpora → filelists, imbalanced mixes by minutes, validation, duration checks"),
-    "synth": ("levytts.tts.synth", "synthesise speech from text with a trained checkpoint (prints RTF)"),
+    "synth": ("levytts.tts.cli:synth", "synthesise speech from text with a trained checkpoint (prints RTF)"),
     "serve": ("levytts.serve.cli", "web page and HTTP API for synthesis (FastAPI + uvicorn; the serve extra)"),
-    "export": ("levytts.tts.export", "training checkpoint → small inference file (weights, config, speakers, sampler defaults)"),
+    "export": ("levytts.tts.cli:export", "training checkpoint → small inference file (weights, config, speakers, sampler defaults)"),
     "imbalanced": ("levytts.experiments.imbalanced", "imbalanced-speaker experiment: test lists, synthesis grid, result tables"),
-    "train": ("levytts.tts.train", "train the TTS model (Lightning + hydra overrides, e.g. experiment=offline_tiny)"),
+    "train": ("levytts.tts.cli:train", "train the TTS model (Lightning + hydra overrides, e.g. experiment=offline_tiny)"),
 }
 
 
@@ -96,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_command(name: str):
+    """``(add_arguments, main)`` of subcommand ``name``: imports its module (COMMANDS) and returns the module's
+    ``add_arguments`` and ``main``, or ``SUBCOMMANDS[NAME]`` for a ``module:NAME`` entry."""
+    module_path, _, sub_name = COMMANDS[name][0].partition(":")
+    module = importlib.import_module(module_path)
+    if sub_name:
+        return module.SUBCOMMANDS[sub_name]
+    return module.add_arguments, module.main
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -105,11 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"levytts: unknown command {name!r}; valid commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module_path, help_text = COMMANDS[name]
-    module = importlib.import_module(module_path)
-    parser = OneLineErrorParser(prog=f"levytts {name}", description=help_text)
-    parser.set_defaults(func=module.main)  # a sub-action's parser replaces it with its own func
-    module.add_arguments(parser)
+    add_arguments, command_main = load_command(name)
+    parser = OneLineErrorParser(prog=f"levytts {name}", description=COMMANDS[name][1])
+    parser.set_defaults(func=command_main)  # a sub-action's parser replaces it with its own func
+    add_arguments(parser)
     try:  # a bad option (e.g. --steps 0, see levytts.cli_types) prints usage + one error line, status 2
         args = parser.parse_args(argv[1:])
     except SystemExit as done:  # also --help (status 0): return the status instead of exiting the caller

@@ -1,14 +1,13 @@
 """Issue 14: checked numeric options (every `levytts` subcommand and TTS.synth), `synth --file` line errors,
 and the clipping warning."""
 import argparse
-import importlib
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from levytts.cli import COMMANDS, main
+from levytts.cli import load_command, main
 from levytts.cli_types import (
     SEED_MAX,
     check_number,
@@ -20,6 +19,7 @@ from levytts.cli_types import (
     seed_int,
     validated,
 )
+from levytts.image.cli import CONFIG_DIR as IMAGE_CONFIG_DIR
 from levytts.tts.synth import (
     CLIP_WARN_FRACTION,
     FULL_SCALE,
@@ -150,9 +150,9 @@ def test_every_numeric_option_is_checked(argv, msg, capsys):
 
 
 def _parser(name):
-    module = importlib.import_module(COMMANDS[name][0])
+    add_arguments, _main = load_command(name)
     parser = argparse.ArgumentParser(prog=f"levytts {name}")
-    module.add_arguments(parser)
+    add_arguments(parser)
     return parser
 
 
@@ -327,7 +327,7 @@ def test_image_options_anywhere_among_overrides():
                  ["--config-dir", "D", "train", "a=1", "b=2"], ["train", "a=1", "b=2", "--config-dir", "D"]):
         a = p.parse_args(argv)
         assert (a.action, a.config_dir, a.overrides) == ("train", "D", ["a=1", "b=2"]), argv
-    assert p.parse_args(["sample"]).config_dir == "configs/image"
+    assert p.parse_args(["sample"]).config_dir == str(IMAGE_CONFIG_DIR)
     f = p.parse_args(["make-fixture", "--kind", "cifar10", "--out", "x"])
     assert (f.kind, f.out) == ("cifar10", "x")
 

@@ -215,7 +215,7 @@ def test_inflect_is_imported_without_typeguard_and_spells_numbers():
 def test_tune_malloc_sets_the_glibc_thresholds():
     import platform
 
-    from levytts.tts.synth import tune_malloc
+    from levytts.tts.cli import tune_malloc
 
     assert tune_malloc() is (platform.libc_ver()[0] == "glibc")
 

@@ -49,10 +49,10 @@ class RequestError(Exception):
 
 def synth_choices() -> dict[str, list[str]]:
     """The --sampler / --solver choices of `levytts synth` (read from its parser, so they are defined once)."""
-    from levytts.tts.synth import add_arguments
+    from levytts.tts.cli import add_synth_arguments
 
     parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
+    add_synth_arguments(parser)
     opts = {a.dest: list(a.choices) for a in parser._actions if a.choices}
     return {"samplers": opts["sampler"], "solvers": opts["solver"]}
 

@@ -150,6 +150,9 @@ def load_checkpoint(path: str | Path, weights_only: bool = True) -> Checkpoint:
                       global_step=int(raw.get("global_step", 0)), export=raw.get("levytts_export"))
 
 
+EXPORT_DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}  # `levytts export --dtype`
+
+
 def export_checkpoint(src: str | Path | Checkpoint, dst: str | Path, dtype: torch.dtype = torch.float16,
                       use_ema: bool = True, note: str = "", synth_defaults: dict | None = None) -> Path:
     """Compact a `levytts train` checkpoint (or re-export an exported one) into the small file

@@ -9,6 +9,8 @@ Config groups under configs/tts/: data/ model/ diffusion/ trainer/ experiment/ (
 Outputs in ``run_dir``: checkpoints/ (every ``train.checkpoint_every`` steps, written atomically, plus
 last.ckpt), tb/ (TensorBoard: losses, skipped steps, grad norm, mel images and audio at validation),
 config.yaml, symbols.json, speakers.txt. ``resume: auto`` continues from run_dir/checkpoints/last.ckpt.
+This module composes and checks the config (:func:`compose_config`) and trains (:func:`run`); the command line
+(options, ``--cfg``) is in :mod:`levytts.tts.cli`.
 """
 from __future__ import annotations
 
@@ -293,21 +295,3 @@ def run(cfg: dict) -> Path:
     say(f"levytts train: done at step {trainer.global_step}; skipped non-finite steps: {int(module.skipped_steps)}; "
           f"checkpoint {last}")
     return last
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=offline_tiny trainer.max_steps=300")
-    parser.add_argument("--cfg", action="store_true", help="print the composed config and exit")
-    parser.add_argument("--config-dir", default=None, help="config root (default: the checkout's configs/tts)")
-
-
-def main(args) -> int:
-    cfg = compose_config(args.overrides, args.config_dir)
-    if args.cfg:
-        from omegaconf import OmegaConf
-
-        print(OmegaConf.to_yaml(OmegaConf.create(cfg)))
-        return 0
-    run(cfg)
-    return 0
-
