@@ -162,7 +162,7 @@ def test_configs_compose(experiment, preset):
     from levytts.image.cli import load_config
 
     extra = [f"preset={preset}"] if preset else []
-    cfg = load_config(CONFIG_DIR, [f"experiment={experiment}", "alpha=1.5", "data.root=/x", *extra])
+    cfg = load_config(CONFIG_DIR, [f"experiment={experiment}", "diffusion.alpha=1.5", "data.root=/x", *extra])
     assert cfg.diffusion.alpha == 1.5 and cfg.model.in_channels == cfg.data.channels
     assert cfg.run_dir.endswith("lim_alpha1.5")
     full = load_config(CONFIG_DIR, [f"experiment={experiment}"])
@@ -170,8 +170,43 @@ def test_configs_compose(experiment, preset):
         assert list(cfg.data.lt_counts) == list(LT_COUNTS) and cfg.exp_dir == f"exp/image/{cfg.data.name}"
     else:  # smoke sizes on top of the experiment; its sampler settings kept
         assert cfg.exp_dir == f"exp/image/{cfg.data.name}_quick" and cfg.trainer.max_steps == 3
+        assert (cfg.train.batch_size, cfg.train.num_threads, cfg.train.n_val_images) == (8, 1, 8)
         assert sum(cfg.data.lt_counts) == 32 and cfg.model.ch == 16 and list(cfg.sampler.steps) == [2]
         assert (cfg.sampler.grid, cfg.sampler.clip_denoised) == (full.sampler.grid, full.sampler.clip_denoised)
+
+
+def test_config_keys_as_tts():
+    """The image config uses the TTS config's key names: trainer = Lightning arguments, train = hyper-parameters."""
+    from levytts.image.cli import load_config
+
+    cfg = load_config(CONFIG_DIR, ["experiment=fashion_mnist_lt"])
+    assert set(cfg.trainer) == {"accelerator", "precision", "max_steps", "max_time", "log_every_n_steps",
+                                "enable_progress_bar"}
+    assert (cfg.train.lr, cfg.train.warmup_steps, cfg.train.ema_decay, cfg.train.batch_size) == (5e-4, 500, 0.999, 128)
+    assert (cfg.diffusion.alpha, cfg.resume, cfg.run_name) == (1.8, "auto", "lim_alpha1.8")
+    assert "alpha" not in cfg and "batch_size" not in cfg.data
+    assert load_config(CONFIG_DIR, ["diffusion=dlpm", "diffusion.alpha=2.0"]).run_name == "dlpm_alpha2.0"
+
+
+@pytest.mark.parametrize("override, says", [
+    ("alpha=1.5", "bad config override alpha=1.5: Key 'alpha' is not in struct (renamed: diffusion.alpha)"),
+    ("trainer.ema_decay=0.9", "bad config override trainer.ema_decay=0.9: Key 'ema_decay' is not in struct "
+                              "(renamed: train.ema_decay)"),
+    ("data.batch_size=4", "(renamed: train.batch_size)"),
+    ("+alpha=1.5", "unknown config key 'alpha' (renamed: diffusion.alpha)"),
+    ("+trainer.label_dropout=0.2", "unknown config key 'trainer.label_dropout' (renamed: train.label_dropout)"),
+    ("resume=/no/such.ckpt", "resume checkpoint not found: /no/such.ckpt"),
+])
+def test_old_keys_and_bad_resume_fail_in_one_line(override, says, tmp_path, capsys):
+    """Pre-rename keys are no silent no-ops: `levytts image train` stops with one line naming the new key."""
+    from levytts.cli import main
+
+    argv = ["image", "train", "--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt", f"exp_dir={tmp_path}",
+            override]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("levytts image train: error: ") and says in err[0], err
+    assert not any(tmp_path.iterdir())  # failed before any work
 
 
 def test_pipeline_on_fixture(tmp_path, monkeypatch):
@@ -188,10 +223,10 @@ def test_pipeline_on_fixture(tmp_path, monkeypatch):
     common = ["--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt", "preset=quick", f"data.root={root}",
               f"exp_dir={exp}", "data.lt_counts=[12,10,8,7,6,6,6,6,6,6]", "data.max_full=null",
               "sampler.solvers=[ei]", "sampler.samplers=[sde-e,ode]", "sampler.n_samples=8", "sampler.batch_size=8",
-              "trainer.max_steps=2", "trainer.val_every=2", "model.ch=8", "model.norm_groups=8"]
+              "trainer.max_steps=2", "train.val_every=2", "model.ch=8", "model.norm_groups=8"]
     try:
         for action in ("prepare", "classifier", "train", "sample", "evaluate"):
-            assert main(["image", action, *common, "alpha=1.8"]) == 0
+            assert main(["image", action, *common, "diffusion.alpha=1.8"]) == 0
         assert main(["image", "report", *common, "report.runs=[lim_alpha1.8]"]) == 0
     finally:
         torch.set_num_threads(n_threads)

@@ -120,7 +120,7 @@ def test_evaluate_reports_fid_with_inception_weights(tmp_path):
     common = ["--config-dir", str(config_dir), "experiment=fashion_mnist_lt", "preset=quick", f"data.root={root}",
               f"exp_dir={tmp_path / 'exp'}", "data.lt_counts=[6,6,6,6,6,6,6,6,6,6]", "data.max_full=null",
               "sampler.solvers=[ei]", "sampler.samplers=[ode]", "sampler.n_samples=8", "sampler.batch_size=8",
-              "trainer.max_steps=1", "trainer.val_every=1", "model.ch=8", "model.norm_groups=8", "alpha=1.8",
+              "trainer.max_steps=1", "train.val_every=1", "model.ch=8", "model.norm_groups=8", "diffusion.alpha=1.8",
               f"eval.inception_weights={weights}"]
     for action in ("prepare", "classifier", "train", "sample", "evaluate"):
         assert main(["image", action, *common]) == 0

@@ -11,7 +11,12 @@ Actions (each reads the hydra config tree in ``--config-dir``, default the check
 - ``report``      markdown tables (Popov Tables 1, 2, 4 shape) over ``report.runs``
 - ``make-fixture`` write a tiny dataset in the real on-disk format (``--kind cifar10|fashion_mnist --out DIR``)
 
-Example: ``levytts image train experiment=fashion_mnist_lt alpha=1.8``.
+Example: ``levytts image train experiment=fashion_mnist_lt diffusion.alpha=1.8``.
+
+The config uses the key names of the TTS config (``configs/tts/train.yaml``): ``trainer`` holds Lightning Trainer
+arguments, ``train`` our hyper-parameters (batch_size, lr, ema_decay, grad_clip, num_threads, ...), α is
+``diffusion.alpha``, ``seed`` / ``run_dir`` / ``resume`` are top-level keys. :func:`load_config` turns every bad
+override or key (also the pre-rename names: ``alpha``, ``trainer.ema_decay``, ...) into a one-line ValueError.
 """
 from __future__ import annotations
 
@@ -32,7 +37,8 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "image"   # the c
 
 class _IntermixedParser(argparse.ArgumentParser):
     """An action's parser: options may come before, between or after the hydra overrides
-    (``train --config-dir D experiment=x alpha=1.8`` and ``train experiment=x --config-dir D alpha=1.8`` alike)."""
+    (``train --config-dir D experiment=x diffusion.alpha=1.8`` and ``train experiment=x --config-dir D diffusion.alpha=1.8``
+    alike)."""
 
     _inside = False
 
@@ -59,7 +65,7 @@ def add_arguments(parser) -> None:
               "report": (report, "markdown tables over report.runs")}
     for name, (stage, help_text) in stages.items():
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt alpha=1.8")
+        p.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt diffusion.alpha=1.8")
         p.add_argument("--config-dir", default=argparse.SUPPRESS,
                        help="hydra config tree (default: the checkout's configs/image)")
         p.set_defaults(func=functools.partial(run_stage, stage))
@@ -69,17 +75,123 @@ def add_arguments(parser) -> None:
     f.set_defaults(func=make_fixture)
 
 
+# The image config before it took the TTS config's key names: old key → new key (named in the error message).
+RENAMED = {
+    "alpha": "diffusion.alpha", "num_threads": "train.num_threads",
+    "data.batch_size": "train.batch_size", "data.num_workers": "train.num_workers",
+    "trainer.grad_clip": "train.grad_clip", "trainer.ema_decay": "train.ema_decay",
+    "trainer.label_dropout": "train.label_dropout", "trainer.val_every": "train.val_every",
+    "trainer.val_images": "train.n_val_images", "trainer.checkpoint_every": "train.checkpoint_every",
+    "trainer.log_every": "trainer.log_every_n_steps", "trainer.progress_bar": "trainer.enable_progress_bar",
+    "trainer.resume": "resume (auto | null | a checkpoint path)",
+    "trainer.optim": "train.lr, train.warmup_steps, train.betas, train.weight_decay",
+    "trainer.optim.lr": "train.lr", "trainer.optim.warmup_steps": "train.warmup_steps",
+    "trainer.optim.betas": "train.betas", "trainer.optim.weight_decay": "train.weight_decay",
+}
+# Closed nodes: every key they hold is listed here; any other key (a misspelt or pre-rename key in a yaml, or a
+# `+key=...` override) is an error naming the valid keys. Misspelt plain overrides already fail in hydra's struct
+# mode. The `trainer` node is checked against lightning.Trainer's arguments when training starts (:func:`train`).
+CLOSED = {
+    "": ("data", "model", "diffusion", "trainer", "sampler", "eval", "seed", "device", "exp_dir", "run_name",
+         "run_dir", "resume", "train", "classifier", "report"),
+    "train": ("batch_size", "lr", "warmup_steps", "betas", "weight_decay", "grad_clip", "ema_decay", "label_dropout",
+              "num_workers", "num_threads", "checkpoint_every", "val_every", "n_val_images"),
+}
+
+
+def _valid_keys(key: str, path: str, valid) -> str:
+    """``valid keys of NODE: a, b, c (did you mean 'b'?)`` for an unknown ``key`` of node ``path``."""
+    import difflib
+
+    valid = [str(k) for k in valid]
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"valid keys of {path or 'the top level'}: {', '.join(valid)}{hint}"
+
+
+def _renamed(full_key: str) -> str:
+    """`` (renamed: NEW)`` when ``full_key`` (or a node above it) is a pre-rename key, else ''."""
+    parts = full_key.split(".")
+    for n in range(len(parts), 0, -1):
+        new = RENAMED.get(".".join(parts[:n]))
+        if new:
+            return f" (renamed: {new})"
+    return ""
+
+
+def check_config(cfg) -> None:
+    """ValueError (one line) for an unknown key in a :data:`CLOSED` node or a pre-rename key (:data:`RENAMED`)
+    anywhere: the message names the key, its new name and the valid keys of its node."""
+    from omegaconf import DictConfig, OmegaConf
+
+    for old in RENAMED:
+        parent, _, key = old.rpartition(".")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        if isinstance(node, DictConfig) and key in node:
+            valid = f"; {_valid_keys(key, parent, CLOSED[parent])}" if parent in CLOSED else ""
+            raise ValueError(f"unknown config key '{old}'{_renamed(old)}{valid}")
+    for path, keys in CLOSED.items():
+        node = OmegaConf.select(cfg, path) if path else cfg
+        if not isinstance(node, DictConfig):
+            raise ValueError(f"config key '{path}' is missing or not a mapping; it needs the keys {', '.join(keys)}")
+        for k in node:
+            if k not in keys:
+                full = ".".join(p for p in (path, str(k)) if p)
+                raise ValueError(f"unknown config key '{full}'; {_valid_keys(str(k), path, keys)}")
+        missing = [k for k in keys if k not in node]
+        if missing:
+            full = ".".join(p for p in (path, missing[0]) if p)
+            raise ValueError(f"config key '{full}' is missing (set it in the yaml or with {full}=...); "
+                             f"{_valid_keys(missing[0], path, keys)}")
+
+
 def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
-    """Compose the hydra config ``config.yaml`` of ``config_dir`` with ``overrides`` (resolved DictConfig)."""
+    """Compose the hydra config ``config.yaml`` of ``config_dir`` with ``overrides`` (resolved DictConfig).
+
+    Every error is a ValueError with a one-line message (``levytts image ACTION: error: ...``): an unknown config
+    group or option names the valid ones; an unknown key (hydra's struct mode, e.g. the pre-rename ``alpha=1.8``)
+    names its new name (:data:`RENAMED`) and the valid keys of its node; see also :func:`check_config`."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     config_dir = Path(config_dir).resolve()
     if not (config_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{config_dir}/config.yaml not found: pass --config-dir path/to/configs/image")
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    OmegaConf.resolve(cfg)
+    overrides = list(overrides)
+
+    def _compose(ovr):
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            return compose(config_name="config", overrides=list(ovr))
+
+    try:
+        cfg = _compose(overrides)
+    except HydraException as err:
+        cause = err.__cause__
+        full_key = getattr(cause, "full_key", None)
+        if isinstance(cause, OmegaConfBaseException) and full_key and "not in struct" in str(cause):
+            # an unknown key: compose again without that override to list the keys its node does have
+            bad = [o for o in overrides if (o.lstrip("+~").split("=", 1)[0] + ".").startswith(full_key + ".")]
+            parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
+            valid = ""
+            try:
+                good = _compose([o for o in overrides if o not in bad])
+                node = OmegaConf.select(good, parent) if parent else good
+                if node is not None and hasattr(node, "keys"):
+                    valid = "; " + _valid_keys(full_key, parent, node.keys())
+            except (HydraException, OmegaConfBaseException):
+                pass
+            raise ValueError(f"bad config override {bad[0] if bad else full_key}: {str(cause).splitlines()[0]}"
+                             f"{_renamed(full_key)}{valid}") from None
+        groups = {g.name: sorted(f.stem for f in g.glob("*.yaml")) for g in config_dir.iterdir() if g.is_dir()}
+        choices = "; ".join(f"{g}: {', '.join(v)}" for g, v in sorted(groups.items()))
+        raise ValueError(f"bad config override: {str(err).splitlines()[0]} (config groups — {choices})") from None
+    check_config(cfg)
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as err:  # e.g. an interpolation to a missing key
+        raise ValueError(f"bad config: {str(err).splitlines()[0]} (full key: {getattr(err, 'full_key', '?')})") from None
     return cfg
 
 
@@ -160,6 +272,8 @@ def load_classifier(path: Path, device="cpu"):
 
 
 def train(cfg) -> None:
+    import inspect
+
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -170,40 +284,63 @@ def train(cfg) -> None:
     from levytts.image.module import ImageDiffusion
     from levytts.lightning_base import atomic_checkpoint_io
 
+    run_dir = Path(cfg.run_dir)
+    ckpt_path = resume_checkpoint(cfg.resume, run_dir)  # a missing resume path fails before any work
+    trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
+    own = {"devices", "default_root_dir", "logger", "callbacks", "gradient_clip_val", "plugins", "val_check_interval",
+           "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps"}
+    valid = [k for k in inspect.signature(L.Trainer.__init__).parameters if k not in own and k != "self"]
+    for k in trainer_args:  # a misspelt or pre-rename trainer key (in a yaml or a +trainer.x override) fails here
+        if k not in valid:
+            raise ValueError(f"unknown config key 'trainer.{k}'{_renamed('trainer.' + k)} (not a lightning.Trainer "
+                             "argument this run can take); " + _valid_keys(k, "trainer", valid))
     L.seed_everything(cfg.seed, workers=True)
-    t = cfg.trainer
+    t = cfg.train
     data_dir = Path(cfg.exp_dir) / "data"
     tr, te = load_npz(data_dir / "train.npz"), load_npz(data_dir / "test.npz")
-    n_val = min(len(te["labels"]), int(t.val_images))
+    n_val = min(len(te["labels"]), int(t.n_val_images))
     train_dl = torch.utils.data.DataLoader(ImageArrayDataset(tr["images"], tr["labels"], hflip=cfg.data.hflip),
-                                           batch_size=cfg.data.batch_size, shuffle=True, drop_last=True,
-                                           num_workers=cfg.data.num_workers)
+                                           batch_size=t.batch_size, shuffle=True, drop_last=True,
+                                           num_workers=t.num_workers)
     val_dl = torch.utils.data.DataLoader(ImageArrayDataset(te["images"][:n_val], te["labels"][:n_val]),
-                                         batch_size=cfg.data.batch_size)
+                                         batch_size=t.batch_size)
+    # ImageDiffusion keeps its arguments (net, diffusion, optim, ema_decay, label_dropout): earlier checkpoints load
+    optim = {"lr": t.lr, "warmup_steps": t.warmup_steps, "betas": list(t.betas), "weight_decay": t.weight_decay}
     model = ImageDiffusion(net=OmegaConf.to_container(cfg.model, resolve=True),
                            diffusion=OmegaConf.to_container(cfg.diffusion, resolve=True),
-                           optim=OmegaConf.to_container(t.optim, resolve=True), ema_decay=t.ema_decay,
-                           label_dropout=t.label_dropout)
-    run_dir = Path(cfg.run_dir)
+                           optim=optim, ema_decay=t.ema_decay, label_dropout=t.label_dropout)
     ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, every_n_train_steps=t.checkpoint_every)
-    trainer = L.Trainer(max_steps=t.max_steps, accelerator=t.accelerator, devices=1, precision=t.precision,
-                        gradient_clip_val=t.grad_clip, default_root_dir=run_dir, callbacks=[ckpt_cb],
-                        plugins=[atomic_checkpoint_io()],
-                        logger=CSVLogger(run_dir, name="logs"), log_every_n_steps=t.log_every,
-                        val_check_interval=min(t.val_every, t.max_steps), check_val_every_n_epoch=None,
-                        limit_val_batches=1.0 if n_val else 0, enable_progress_bar=t.progress_bar,
-                        num_sanity_val_steps=0, max_time=t.get("max_time"))
-    last = run_dir / "checkpoints" / "last.ckpt"
+    max_steps = int(trainer_args.get("max_steps", -1))
+    trainer = L.Trainer(devices=1, gradient_clip_val=t.grad_clip, default_root_dir=run_dir, callbacks=[ckpt_cb],
+                        plugins=[atomic_checkpoint_io()], logger=CSVLogger(run_dir, name="logs"),
+                        val_check_interval=min(t.val_every, max_steps) if max_steps > 0 else t.val_every,
+                        check_val_every_n_epoch=None, limit_val_batches=1.0 if n_val else 0,
+                        num_sanity_val_steps=0, **trainer_args)
     n_params = sum(p.numel() for p in model.net.parameters())
-    _log(f"training {cfg.run_name}: {n_params / 1e6:.2f} M parameters, {len(tr['labels'])} images, {t.max_steps} steps")
+    _log(f"training {cfg.run_name}: {n_params / 1e6:.2f} M parameters, {len(tr['labels'])} images, {max_steps} steps")
+    if ckpt_path:
+        _log(f"resuming from {ckpt_path}")
     t0 = time.time()
-    trainer.fit(model, train_dl, val_dl, ckpt_path=str(last) if last.is_file() and t.resume else None)
+    trainer.fit(model, train_dl, val_dl, ckpt_path=ckpt_path)
     trainer.save_checkpoint(run_dir / "model.ckpt")
     _write_json(run_dir / "train.json", {"steps": trainer.global_step, "seconds": time.time() - t0,
                                          "parameters": n_params, "train_images": int(len(tr["labels"])),
                                          "final_train_loss": float(trainer.callback_metrics.get("train/loss", math.nan)),
                                          "val_loss": float(trainer.callback_metrics.get("val/loss", math.nan))})
     _log(f"trained {trainer.global_step} steps in {time.time() - t0:.0f} s → {run_dir / 'model.ckpt'}")
+
+
+def resume_checkpoint(resume, run_dir: Path) -> str | None:
+    """The checkpoint ``train`` continues from: ``resume: auto`` → run_dir/checkpoints/last.ckpt when it exists,
+    null → None (a fresh start), a path → that file (FileNotFoundError, one line, when it is not a file)."""
+    if resume is None or resume is False:
+        return None
+    if resume == "auto":
+        last = Path(run_dir) / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    if not Path(str(resume)).is_file():
+        raise FileNotFoundError(f"resume checkpoint not found: {resume} (resume: auto | null | a checkpoint path)")
+    return str(resume)
 
 
 def load_model(run_dir: Path, device="cpu"):
@@ -332,10 +469,10 @@ def make_fixture(args) -> int:
 def run_stage(stage, args) -> int:
     """One recipe stage: compose the config of ``--config-dir`` with the overrides, set threads, run ``stage(cfg)``."""
     cfg = load_config(args.config_dir, args.overrides)
-    if cfg.num_threads:  # the key of the TTS configs (train.num_threads); null: torch's default
+    if cfg.train.num_threads:  # as the TTS config's train.num_threads; null: torch's default
         from levytts.cli import apply_threads
 
-        apply_threads(int(cfg.num_threads))
+        apply_threads(int(cfg.train.num_threads))
     stage(cfg)
     return 0
 

@@ -38,8 +38,8 @@ runs=""; for a in $alphas; do runs="$runs,${diffusion}_alpha$a"; done; runs="[${
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then img prepare; fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then img classifier; fi
 for a in $alphas; do
-  if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then img train alpha=$a; fi
-  if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then img sample alpha=$a; fi
-  if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then img evaluate alpha=$a; fi
+  if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then img train diffusion.alpha=$a; fi
+  if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then img sample diffusion.alpha=$a; fi
+  if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then img evaluate diffusion.alpha=$a; fi
 done
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then img report "report.runs=$runs"; fi
