@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from levytts.audio.io import atomic_write
+from levytts.config import check_keys, check_trainer_keys, compose
 
 ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "make-fixture")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "image"   # the checkout's image config root
@@ -99,50 +100,10 @@ CLOSED = {
 }
 
 
-def _valid_keys(key: str, path: str, valid) -> str:
-    """``valid keys of NODE: a, b, c (did you mean 'b'?)`` for an unknown ``key`` of node ``path``."""
-    import difflib
-
-    valid = [str(k) for k in valid]
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"valid keys of {path or 'the top level'}: {', '.join(valid)}{hint}"
-
-
-def _renamed(full_key: str) -> str:
-    """`` (renamed: NEW)`` when ``full_key`` (or a node above it) is a pre-rename key, else ''."""
-    parts = full_key.split(".")
-    for n in range(len(parts), 0, -1):
-        new = RENAMED.get(".".join(parts[:n]))
-        if new:
-            return f" (renamed: {new})"
-    return ""
-
-
 def check_config(cfg) -> None:
     """ValueError (one line) for an unknown key in a :data:`CLOSED` node or a pre-rename key (:data:`RENAMED`)
     anywhere: the message names the key, its new name and the valid keys of its node."""
-    from omegaconf import DictConfig, OmegaConf
-
-    for old in RENAMED:
-        parent, _, key = old.rpartition(".")
-        node = OmegaConf.select(cfg, parent) if parent else cfg
-        if isinstance(node, DictConfig) and key in node:
-            valid = f"; {_valid_keys(key, parent, CLOSED[parent])}" if parent in CLOSED else ""
-            raise ValueError(f"unknown config key '{old}'{_renamed(old)}{valid}")
-    for path, keys in CLOSED.items():
-        node = OmegaConf.select(cfg, path) if path else cfg
-        if not isinstance(node, DictConfig):
-            raise ValueError(f"config key '{path}' is missing or not a mapping; it needs the keys {', '.join(keys)}")
-        for k in node:
-            if k not in keys:
-                full = ".".join(p for p in (path, str(k)) if p)
-                raise ValueError(f"unknown config key '{full}'; {_valid_keys(str(k), path, keys)}")
-        missing = [k for k in keys if k not in node]
-        if missing:
-            full = ".".join(p for p in (path, missing[0]) if p)
-            raise ValueError(f"config key '{full}' is missing (set it in the yaml or with {full}=...); "
-                             f"{_valid_keys(missing[0], path, keys)}")
+    check_keys(cfg, CLOSED, closed=CLOSED, renamed=RENAMED)
 
 
 def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
@@ -151,42 +112,13 @@ def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
     Every error is a ValueError with a one-line message (``levytts image ACTION: error: ...``): an unknown config
     group or option names the valid ones; an unknown key (hydra's struct mode, e.g. the pre-rename ``alpha=1.8``)
     names its new name (:data:`RENAMED`) and the valid keys of its node; see also :func:`check_config`."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     config_dir = Path(config_dir).resolve()
     if not (config_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{config_dir}/config.yaml not found: pass --config-dir path/to/configs/image")
-    overrides = list(overrides)
-
-    def _compose(ovr):
-        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            return compose(config_name="config", overrides=list(ovr))
-
-    try:
-        cfg = _compose(overrides)
-    except HydraException as err:
-        cause = err.__cause__
-        full_key = getattr(cause, "full_key", None)
-        if isinstance(cause, OmegaConfBaseException) and full_key and "not in struct" in str(cause):
-            # an unknown key: compose again without that override to list the keys its node does have
-            bad = [o for o in overrides if (o.lstrip("+~").split("=", 1)[0] + ".").startswith(full_key + ".")]
-            parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
-            valid = ""
-            try:
-                good = _compose([o for o in overrides if o not in bad])
-                node = OmegaConf.select(good, parent) if parent else good
-                if node is not None and hasattr(node, "keys"):
-                    valid = "; " + _valid_keys(full_key, parent, node.keys())
-            except (HydraException, OmegaConfBaseException):
-                pass
-            raise ValueError(f"bad config override {bad[0] if bad else full_key}: {str(cause).splitlines()[0]}"
-                             f"{_renamed(full_key)}{valid}") from None
-        groups = {g.name: sorted(f.stem for f in g.glob("*.yaml")) for g in config_dir.iterdir() if g.is_dir()}
-        choices = "; ".join(f"{g}: {', '.join(v)}" for g, v in sorted(groups.items()))
-        raise ValueError(f"bad config override: {str(err).splitlines()[0]} (config groups — {choices})") from None
+    cfg = compose(config_dir, "config", overrides, renamed=RENAMED)
     check_config(cfg)
     try:
         OmegaConf.resolve(cfg)
@@ -272,7 +204,6 @@ def load_classifier(path: Path, device="cpu"):
 
 
 def train(cfg) -> None:
-    import inspect
 
     import lightning as L
     import torch
@@ -287,13 +218,10 @@ def train(cfg) -> None:
     run_dir = Path(cfg.run_dir)
     ckpt_path = resume_checkpoint(cfg.resume, run_dir)  # a missing resume path fails before any work
     trainer_args = OmegaConf.to_container(cfg.trainer, resolve=True)
-    own = {"devices", "default_root_dir", "logger", "callbacks", "gradient_clip_val", "plugins", "val_check_interval",
-           "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps"}
-    valid = [k for k in inspect.signature(L.Trainer.__init__).parameters if k not in own and k != "self"]
-    for k in trainer_args:  # a misspelt or pre-rename trainer key (in a yaml or a +trainer.x override) fails here
-        if k not in valid:
-            raise ValueError(f"unknown config key 'trainer.{k}'{_renamed('trainer.' + k)} (not a lightning.Trainer "
-                             "argument this run can take); " + _valid_keys(k, "trainer", valid))
+    # a misspelt or pre-rename trainer key (in a yaml or a +trainer.x override) fails before any work
+    check_trainer_keys(trainer_args, own={"devices", "default_root_dir", "logger", "callbacks", "gradient_clip_val",
+                                          "plugins", "val_check_interval", "check_val_every_n_epoch",
+                                          "limit_val_batches", "num_sanity_val_steps"}, renamed=RENAMED)
     L.seed_everything(cfg.seed, workers=True)
     t = cfg.train
     data_dir = Path(cfg.exp_dir) / "data"

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from levytts.config import check_keys, check_trainer_keys, compose
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "tts"
 
 
@@ -42,38 +44,10 @@ REQUIRED = {
 CLOSED = ("", "train", "diffusion")
 
 
-def _node_name(path: str) -> str:
-    return path or "the top level"
-
-
-def _unknown_key(key: str, path: str, valid) -> str:
-    import difflib
-
-    valid = [str(k) for k in valid]
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"valid keys of {_node_name(path)}: {', '.join(valid)}{hint}"
-
-
 def check_config(cfg) -> None:
     """ValueError (one line) when the composed (unresolved) config lacks a :data:`REQUIRED` key or has an unknown
     key in a :data:`CLOSED` node; the message names the key and lists the valid keys of its node."""
-    from omegaconf import DictConfig, OmegaConf
-
-    for path, keys in REQUIRED.items():
-        node = OmegaConf.select(cfg, path) if path else cfg
-        if not isinstance(node, DictConfig):
-            raise ValueError(f"config key '{path}' is missing or not a mapping; it needs the keys {', '.join(keys)}")
-        missing = [k for k in keys if k not in node]  # a `???` (mandatory, unset) value counts as missing
-        if missing:
-            full = ".".join(p for p in (path, missing[0]) if p)
-            raise ValueError(f"config key '{full}' is missing (it has no default: set it in the yaml or with "
-                             f"{full}=...); valid keys of {_node_name(path)}: {', '.join(keys)}")
-        if path in CLOSED:
-            for k in node:
-                if k not in keys:
-                    full = ".".join(p for p in (path, str(k)) if p)
-                    raise ValueError(f"unknown config key '{full}'; " + _unknown_key(str(k), path, keys))
+    check_keys(cfg, REQUIRED, CLOSED)
 
 
 def lr_at_step(lr: float, decay: dict | None, step: int) -> float:
@@ -102,41 +76,13 @@ def compose_config(overrides: list[str], config_dir: str | Path | None = None) -
     Every error is a ValueError with a one-line message (`levytts train: error: ...`): an unknown config group
     or option names the valid ones; a misspelt key (hydra's struct mode: ``Key 'alhpa' is not in struct``) or
     a missing required key (:func:`check_config`) names the key and the valid keys of its node."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     config_dir = Path(config_dir or os.environ.get("LEVYTTS_CONFIG_DIR", CONFIG_DIR)).resolve()
     if not (config_dir / "train.yaml").is_file():
         raise FileNotFoundError(f"no train.yaml in {config_dir}; run from a levytts checkout or set LEVYTTS_CONFIG_DIR")
-
-    def _compose(ovr):
-        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            return compose(config_name="train", overrides=list(ovr))
-
-    try:
-        cfg = _compose(overrides)
-    except HydraException as err:
-        cause = err.__cause__
-        full_key = getattr(cause, "full_key", None)
-        if isinstance(cause, OmegaConfBaseException) and full_key and "not in struct" in str(cause):
-            # a misspelt key: compose again without that override to list the keys its node does have
-            bad = [o for o in overrides if (o.lstrip("+~").split("=", 1)[0] + ".").startswith(full_key + ".")]
-            parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
-            valid = ""
-            try:
-                good = _compose([o for o in overrides if o not in bad])
-                node = OmegaConf.select(good, parent) if parent else good
-                if node is not None and hasattr(node, "keys"):
-                    valid = "; " + _unknown_key(full_key, parent, node.keys())
-            except (HydraException, OmegaConfBaseException):
-                pass
-            raise ValueError(f"bad config override {bad[0] if bad else full_key}: {str(cause).splitlines()[0]}"
-                             f"{valid}") from None
-        groups = {g.name: sorted(f.stem for f in g.glob("*.yaml")) for g in config_dir.iterdir() if g.is_dir()}
-        choices = "; ".join(f"{g}: {', '.join(v)}" for g, v in sorted(groups.items()))
-        raise ValueError(f"bad config override: {str(err).splitlines()[0]} (config groups — {choices})") from err
+    cfg = compose(config_dir, "train", overrides)
     check_config(cfg)
     try:
         plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
@@ -224,7 +170,6 @@ def speaker_minutes(utts) -> dict[str, float]:
 
 def run(cfg: dict) -> Path:
     """Train from a composed config; returns the path of the last checkpoint."""
-    import inspect
 
     import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -237,13 +182,10 @@ def run(cfg: dict) -> Path:
     from levytts.tts.lightning import TTSLightning
 
     run_dir = Path(cfg["run_dir"])
-    own = {"default_root_dir", "logger", "callbacks", "gradient_clip_val", "plugins", "val_check_interval",
-           "check_val_every_n_epoch", "limit_val_batches", "num_sanity_val_steps", "use_distributed_sampler"}
-    valid = [k for k in inspect.signature(L.Trainer.__init__).parameters if k not in own and k != "self"]
-    for k in cfg["trainer"]:  # a misspelt trainer key (in a yaml or a +trainer.x override) fails before any work
-        if k not in valid:
-            raise ValueError(f"unknown config key 'trainer.{k}' (not a lightning.Trainer argument this run can "
-                             "take); " + _unknown_key(k, "trainer", valid))
+    # a misspelt trainer key (in a yaml or a +trainer.x override) fails before any work
+    check_trainer_keys(cfg["trainer"], own={"default_root_dir", "logger", "callbacks", "gradient_clip_val", "plugins",
+                                            "val_check_interval", "check_val_every_n_epoch", "limit_val_batches",
+                                            "num_sanity_val_steps", "use_distributed_sampler"})
     if cfg["train"]["num_threads"]:
         # on a shared CPU, 1 thread avoids OpenMP spin contention (4× faster measured under load)
         torch.set_num_threads(int(cfg["train"]["num_threads"]))
