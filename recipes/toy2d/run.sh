@@ -13,7 +13,8 @@ set -euo pipefail
 stage=1
 stop_stage=5
 extra=()
-PYTHON=${PYTHON:-python}
+if [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; fi  # the venv of scripts/setup.sh
+PYTHON=${PYTHON:-python3}
 
 while [ $# -gt 0 ]; do
   case "$1" in
