@@ -161,6 +161,19 @@ def test_import_layering():
     assert "levytts.tts.synth" in _modules_after("import levytts.tts.synth")
 
 
+def test_synth_imports_levytts_at_module_top():
+    """levytts.tts.synth takes every levytts import at module top (no import cycle hidden inside a function)."""
+    import ast
+    from pathlib import Path
+
+    import levytts.tts.synth as synth
+
+    tree = ast.parse(Path(synth.__file__).read_text())
+    inner = [node.lineno for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+             for node in ast.walk(fn) if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("levytts")]
+    assert inner == [], f"levytts imports inside functions of levytts/tts/synth.py at lines {inner}"
+
+
 def test_python_m_levytts():
     proc = subprocess.run([sys.executable, "-m", "levytts", "export", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "--synth-defaults" in proc.stdout and proc.stdout.startswith("usage: levytts export")

@@ -23,13 +23,19 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from levytts.cli_types import SEED_MAX, check_number
+from levytts.levy import sample_seeds
+from levytts.levy.spec import EtaSpec
 from levytts.pretrained import demo_voice_path
+from levytts.text import Phonemizer, SymbolTable
 
 # One splitter, shared with the normaliser's abbreviation table; re-exported here for existing callers.
 from levytts.text.sentences import SENTENCE_END, split_sentences  # noqa: F401
 
 # Checkpoint reading lives in levytts.tts.checkpoint; these names are re-exported here for existing callers.
 from levytts.tts.checkpoint import SYNTH_DEFAULTS, build_model, load_checkpoint, model_weights, sampler_defaults  # noqa: F401
+from levytts.vocoder import load_vocoder
+from levytts.vocoder.vocoder import vocode_pieces
 
 
 def parse_eta(value: str | float):
@@ -37,7 +43,6 @@ def parse_eta(value: str | float):
     ``popov(ETA,DELTA[,T0])`` / ``popov:ETA,DELTA[,T0]`` Popov eq. 22, ``power[(P)]`` / ``power:P`` η_t = t^P
     (default 1/5). Returns a float (constant) or a callable t -> η_t (eq. 22's ramp ending at T = 1, the TTS
     processes' T). ValueError ``bad --eta ...`` otherwise (also for ``preset``, Popov's image-model table)."""
-    from levytts.levy.spec import EtaSpec
 
     spec = EtaSpec.parse(value)
     if spec.kind == "preset":
@@ -58,7 +63,6 @@ def check_synth_numbers(kw: dict, length_scale, pause_seconds, seed) -> tuple[di
     (:mod:`levytts.cli_types`): ValueError naming the parameter, e.g. ``length_scale must be a finite number
     in (0, 10], got nan``. ``kw`` holds steps, t_start, temperature and eta (after the defaults are filled in);
     returns (kw with the numbers converted, length_scale, pause_seconds, seed)."""
-    from levytts.cli_types import SEED_MAX, check_number
 
     kw = dict(kw)
     kw["steps"] = check_number(kw["steps"], "steps", integer=True, low=1, high=STEPS_MAX)
@@ -102,7 +106,6 @@ def sentence_seed(seed: int, index: int) -> int:
     how the text is consumed (streamed or joined by :meth:`TTS.synth`); sentence 0 uses ``seed`` itself, so a
     one-sentence text sounds as it did when the sentences were one batch. (Not seed + index · 2³²: torch's CPU
     generator keeps only a seed's low 32 bits, so that would give every sentence the same noise.)"""
-    from levytts.levy import sample_seeds
 
     return sample_seeds(int(seed), 1, start=int(index))[0]
 
@@ -142,7 +145,6 @@ class TTS:
 
     def __init__(self, checkpoint: str | Path, vocoder: str | Path | None = "universal", device: str = "cpu",
                  use_ema: bool = True, dtype: str = "float32", vocoder_backend: str = "torch"):
-        from levytts.text import Phonemizer, SymbolTable
 
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
@@ -168,7 +170,6 @@ class TTS:
         self.phonemizer = Phonemizer()
         self.vocoder = None
         if vocoder is not None:
-            from levytts.vocoder import load_vocoder
 
             self.vocoder = load_vocoder(vocoder, self.cfg["data"], device=self.device, backend=vocoder_backend,
                                         dtype=dtype if vocoder_backend == "openvino" else "float32")
@@ -239,7 +240,6 @@ class TTS:
         batches = [self.texts_to_batch([sentence]) for sentence in sentences]
         first = None
         if first_piece_seconds is not None:
-            from levytts.cli_types import check_number
 
             first_piece_seconds = check_number(first_piece_seconds, "first_piece_seconds", low=0, low_open=True)
             first = max(1, round(first_piece_seconds * self.sample_rate / self.hop_length))
@@ -247,7 +247,6 @@ class TTS:
 
     def _decode_sentences(self, sentences, batches, spk, kw, seed, length_scale, pause_seconds,
                           warn: bool, first_piece_frames: int | None = None) -> Iterator[dict]:
-        from levytts.vocoder.vocoder import vocode_pieces
 
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         pause = int(round(pause_seconds * self.sample_rate / self.hop_length))  # frames of silence between sentences
