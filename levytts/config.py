@@ -12,6 +12,21 @@ import difflib
 import inspect
 from pathlib import Path
 
+# Keys of the image config before both roots took the same names: old key → the shared name. Both `levytts image`
+# and `levytts train` name the shared key when one of these is given (e.g. `alpha=1.8` → diffusion.alpha).
+RENAMED = {
+    "alpha": "diffusion.alpha", "num_threads": "train.num_threads",
+    "data.batch_size": "train.batch_size", "data.num_workers": "train.num_workers",
+    "trainer.grad_clip": "train.grad_clip", "trainer.ema_decay": "train.ema_decay",
+    "trainer.label_dropout": "train.label_dropout", "trainer.val_every": "train.val_every",
+    "trainer.val_images": "train.n_val_images", "trainer.checkpoint_every": "train.checkpoint_every",
+    "trainer.log_every": "trainer.log_every_n_steps", "trainer.progress_bar": "trainer.enable_progress_bar",
+    "trainer.resume": "resume (auto | null | a checkpoint path)",
+    "trainer.optim": "train.lr, train.warmup_steps, train.betas, train.weight_decay",
+    "trainer.optim.lr": "train.lr", "trainer.optim.warmup_steps": "train.warmup_steps",
+    "trainer.optim.betas": "train.betas", "trainer.optim.weight_decay": "train.weight_decay",
+}
+
 
 def valid_keys(key: str, path: str, valid) -> str:
     """``valid keys of NODE: a, b, c (did you mean 'b'?)`` for an unknown ``key`` of node ``path`` ('' = top)."""
@@ -117,3 +132,28 @@ def check_trainer_keys(keys, own=(), renamed: dict[str, str] | None = None) -> N
         if k not in valid:
             raise ValueError(f"unknown config key 'trainer.{k}'{renamed_note('trainer.' + k, renamed)} (not a "
                              "lightning.Trainer argument this run can take); " + valid_keys(k, "trainer", valid))
+
+
+def check_values(plain: dict, rules: dict[str, dict]) -> None:
+    """ValueError (one line, naming the key) for a value of the resolved config ``plain`` that breaks its rule.
+
+    ``rules``: dotted key → keyword arguments of :func:`levytts.cli_types.check_number` (``integer``, ``low``,
+    ``high``, ``low_open``, ``high_open``), plus ``nullable`` (None allowed) and ``choices`` (a tuple of allowed
+    values instead of a number rule). E.g. ``{"train.batch_size": {"integer": True, "low": 1}}`` makes
+    ``train.batch_size=-1`` "train.batch_size must be an integer >= 1, got -1" before any work.
+    """
+    from levytts.cli_types import check_number
+
+    for key, rule in rules.items():
+        node = plain
+        for part in key.split("."):
+            node = node[part]
+        rule = dict(rule)
+        nullable, choices = rule.pop("nullable", False), rule.pop("choices", None)
+        if node is None and nullable:
+            continue
+        if choices is not None:
+            if node not in choices:
+                raise ValueError(f"{key} must be one of {', '.join(map(str, choices))}, got {node!r}")
+            continue
+        check_number(node, key, **rule)

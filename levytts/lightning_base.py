@@ -12,6 +12,8 @@ Subclasses call :meth:`init_training_state` in ``__init__`` and :meth:`checked_l
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 import torch
 
@@ -89,3 +91,19 @@ def atomic_checkpoint_io():
                 torch.save(checkpoint, tmp)
 
     return AtomicTorchCheckpointIO()
+
+
+def resume_checkpoint(resume, run_dir) -> str | None:
+    """The checkpoint a run continues from, for the config key ``resume`` (TTS and image alike).
+
+    ``"auto"``: ``run_dir/checkpoints/last.ckpt`` when it exists, else None (a fresh start); None: a fresh start; a
+    path: that file. Raises FileNotFoundError (one line) for a path that is not a file, before any work is done.
+    """
+    if resume is None:
+        return None
+    if resume == "auto":
+        last = Path(run_dir) / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    if not Path(str(resume)).is_file():
+        raise FileNotFoundError(f"resume checkpoint not found: {resume} (resume takes auto, null or a checkpoint path)")
+    return str(resume)

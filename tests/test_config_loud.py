@@ -94,3 +94,26 @@ def test_preset_quick_shrinks_any_experiment_and_the_command_line_wins():
         "max_steps"] == 7
     with pytest.raises(ValueError, match="preset"):
         compose_config(["experiment=offline_tiny", "preset=quik"])
+
+
+@pytest.mark.parametrize("override, says", [
+    ("train.batch_size=-1", "train.batch_size must be an integer >= 1, got -1"),
+    ("diffusion.alpha=abc", "diffusion.alpha must be a finite number in [0.5, 2], got 'abc'"),
+    ("diffusion.alpha=2.5", "diffusion.alpha must be a finite number in [0.5, 2], got 2.5"),
+    ("stage=encodr", "stage must be one of joint, encoder, decoder, got 'encodr'"),
+    ("trainer.max_steps=abc", "trainer.max_steps must be an integer >= -1, got 'abc'"),
+    ("train.ema_decay=1.5", "train.ema_decay must be"),
+    ("+model.foo=1", "unknown config key 'model.foo'; valid keys of model: encoder, decoder, spk_emb_dim, durations"),
+])
+def test_bad_values_fail_naming_the_key(capsys, override, says):
+    assert says in _error(capsys, override)
+
+
+def test_missing_resume_checkpoint_fails_before_any_work(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert cli_main(["train", "experiment=offline_tiny", "preset=quick", f"run_dir={run_dir}",
+                     f"resume={tmp_path / 'no.ckpt'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"levytts train: error: resume checkpoint not found: {tmp_path / 'no.ckpt'} (resume takes auto, "
+                   "null or a checkpoint path)"]
+    assert not run_dir.exists()  # nothing written

@@ -259,3 +259,164 @@ def test_entry_names_are_the_shared_condition_names_and_old_sample_files_are_ren
     assert (samples / "sde-e_ei_N20.png").read_bytes() == b"old png" and not (samples / "sde-e_ei_20.npz").exists()
     assert samples_path(tmp_path, "dlpm", "-", 20).read_bytes() == b"dlpm"
     assert not samples_path(tmp_path, "ode", "ei", 20).exists()  # nothing to rename: the new name, absent
+
+
+# ------------------------------------------------------------------ stages: checkpoints, resume, stale samples
+QUICK = ["--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt", "preset=quick",
+         "data.lt_counts=[12,10,8,7,6,6,6,6,6,6]", "data.max_full=null", "sampler.solvers=[ei]",
+         "sampler.samplers=[ode]", "model.ch=8", "model.norm_groups=8", "train.val_every=2"]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """A tiny IDX fixture prepared once (``levytts image prepare``): the overrides naming its exp_dir."""
+    import torch
+
+    from levytts.cli import main
+
+    tmp = tmp_path_factory.mktemp("image_stages")
+    root = write_fashion_mnist(tmp / "fm", n_train=120, n_test=20)
+    common = [*QUICK, f"data.root={root}", f"exp_dir={tmp / 'exp'}"]
+    n_threads = torch.get_num_threads()
+    try:
+        assert main(["image", "prepare", *common]) == 0
+    finally:
+        torch.set_num_threads(n_threads)
+    return common
+
+
+def _image(*argv) -> int:
+    import torch
+
+    from levytts.cli import main
+
+    n_threads = torch.get_num_threads()  # preset=quick sets train.num_threads=1
+    try:
+        return main(["image", *argv])
+    finally:
+        torch.set_num_threads(n_threads)
+
+
+def _strict_json(path):
+    """json.loads that fails on NaN / Infinity (not JSON)."""
+    import json
+
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{path}: {c} is not JSON"))
+
+
+def test_fresh_run_replaces_checkpoints_and_resume_past_max_steps_trains_nothing(prepared, tmp_path, capsys):
+    """Fixed checkpoint names: `resume=null` in a run dir with checkpoints replaces last.ckpt (no last-v1.ckpt that
+    the next `resume: auto` run would skip); a resume at or past trainer.max_steps says so and keeps model.ckpt."""
+    import os
+
+    from levytts.image.cli import checkpoint_step
+
+    common = [*prepared, "diffusion.alpha=1.7", "train.checkpoint_every=2"]
+    run = Path(prepared[-1].split("=", 1)[1]) / "lim_alpha1.7"
+    ckpts = run / "checkpoints"
+    assert _image("train", *common, "trainer.max_steps=4") == 0
+    assert sorted(p.name for p in ckpts.iterdir()) == ["last.ckpt", "step0000004.ckpt"]  # the newest step file only
+    assert checkpoint_step(ckpts / "last.ckpt") == 4
+    capsys.readouterr()
+
+    assert _image("train", *common, "trainer.max_steps=2", "resume=null") == 0  # a fresh run in the same dir
+    assert "starting afresh" in capsys.readouterr().out
+    assert not [p.name for p in ckpts.iterdir() if "-v" in p.name]
+    assert checkpoint_step(ckpts / "last.ckpt") == 2 and checkpoint_step(ckpts / "step0000002.ckpt") == 2
+    info = _strict_json(run / "train.json")
+    assert (info["steps"], info["steps_this_run"]) == (2, 2)
+
+    assert _image("train", *common, "trainer.max_steps=3") == 0  # resume: auto continues the NEW last.ckpt
+    info = _strict_json(run / "train.json")
+    assert (info["steps"], info["steps_this_run"]) == (3, 1)
+    assert "resuming from" in capsys.readouterr().out
+
+    past = os.path.getmtime(run / "model.ckpt") - 100  # resume at/past max_steps: nothing trained, nothing rewritten
+    os.utime(run / "model.ckpt", (past, past))
+    before = (run / "train.json").read_text()
+    assert _image("train", *common, "trainer.max_steps=2") == 0
+    out = capsys.readouterr().out
+    assert "last.ckpt is at step 3 >= trainer.max_steps 2: nothing to train; raise trainer.max_steps or use " \
+           "resume=null" in out and "trained" not in out.replace("nothing to train", "")
+    assert os.path.getmtime(run / "model.ckpt") == past and (run / "train.json").read_text() == before
+
+    (run / "model.ckpt").unlink()  # no model.ckpt yet (e.g. killed after the last checkpoint): written from last.ckpt
+    assert _image("train", *common, "trainer.max_steps=2") == 0
+    assert "nothing to train" in capsys.readouterr().out and (run / "model.ckpt").is_file()
+    info = _strict_json(run / "train.json")  # no loss logged in 0 steps: null, not NaN
+    assert (info["steps_this_run"], info["final_train_loss"], info["val_loss"]) == (0, None, None)
+
+
+def test_stale_samples_are_resampled_and_not_evaluated(prepared, capsys):
+    """Samples older than model.ckpt (the model was retrained) are re-sampled by `sample` and refused by
+    `evaluate`; samples newer than model.ckpt are kept."""
+    import os
+
+    common = [*prepared, "diffusion.alpha=1.6", "trainer.max_steps=1"]
+    run = Path(prepared[-1].split("=", 1)[1]) / "lim_alpha1.6"
+    assert _image("train", *common) == 0
+    assert _image("sample", *common) == 0
+    npz = run / "samples" / "ode_ei_N2.npz"
+    capsys.readouterr()
+    assert _image("sample", *common) == 0
+    assert "ode_ei_N2: exists, skipped" in capsys.readouterr().out
+
+    old = os.path.getmtime(run / "model.ckpt") - 100  # the model is newer than the samples, as after a retraining
+    os.utime(npz, (old, old))
+    assert _image("evaluate", *common) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ode_ei_N2.npz is older than" in err[0] and "levytts image sample" in err[0], err
+    assert not (run / "metrics.json").exists()
+    assert _image("sample", *common) == 0
+    assert "older than model.ckpt" in capsys.readouterr().out and os.path.getmtime(npz) > old + 50
+
+
+@pytest.mark.parametrize("override, says", [
+    ("+diffusion.alhpa=1.5", "unknown config key 'diffusion.alhpa'; valid keys of diffusion: kind, alpha, schedule"),
+    ("+model.foo=1", "unknown config key 'model.foo'; valid keys of model: in_channels"),
+    ("+sampler.stpes=[2]", "unknown config key 'sampler.stpes'; valid keys of sampler: samplers"),
+    ("+eval.kk=3", "unknown config key 'eval.kk'; valid keys of eval: k, real"),
+    ("+data.rot=/x", "unknown config key 'data.rot'; valid keys of data: name, dataset, root"),
+    ("+classifier.epoch=2", "unknown config key 'classifier.epoch'; valid keys of classifier: epochs"),
+    ("+report.run=[a]", "unknown config key 'report.run'; valid keys of report: runs"),
+    ("diffusion=dlpm +diffusion.schedule=cosine", "unknown config key 'diffusion.schedule'; valid keys of diffusion: "
+                                                  "kind, alpha, n_steps"),  # the keys of the option chosen
+    ("~diffusion.alpha", "config key 'diffusion.alpha' is missing"),
+])
+def test_unknown_or_removed_keys_of_group_nodes_fail_in_one_line(override, says, tmp_path, capsys):
+    argv = ["train", "--config-dir", str(CONFIG_DIR), "experiment=fashion_mnist_lt", f"exp_dir={tmp_path}",
+            *override.split()]
+    assert _image(*argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("levytts image train: error: ") and says in err[0], err
+    assert not any(tmp_path.iterdir())
+
+
+def test_unset_value_is_one_line_when_read_and_cfg_prints_the_config(tmp_path, capsys):
+    """A ??? value (data.root of the CIFAR configs) is an error naming the key only in a stage that reads it; `--cfg`
+    prints the composed config and runs nothing."""
+    import yaml
+
+    from levytts.image.cli import load_config
+
+    assert load_config(CONFIG_DIR, ["experiment=cifar10lt"]).data.get("root", "unset") in (None, "???", "unset")
+    argv = ["--config-dir", str(CONFIG_DIR), "experiment=cifar10lt", "preset=quick", f"exp_dir={tmp_path}"]
+    assert _image("prepare", *argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("levytts image prepare: error: config key 'data.root' is not set: pass "
+                                               "data.root=PATH (the CIFAR-10 archive"), err
+    assert _image("train", *argv, "--cfg", "diffusion.alpha=1.5") == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["diffusion"]["alpha"] == 1.5 and shown["data"]["root"] == "???" and shown["trainer"]["max_steps"] == 3
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("recipe", ["fashion_mnist_lt", "cifar10", "cifar10lt"])
+def test_recipe_help_prints_the_header_only(recipe):
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "recipes" / recipe / "run.sh"
+    out = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, check=True).stdout
+    lines = out.strip().splitlines()
+    assert any(line.startswith(f"Usage: recipes/{recipe}/run.sh") for line in lines), out
+    assert not [line for line in lines if line.startswith(("exp=", "fixture_kind=", "source", "#"))], out

@@ -16,7 +16,9 @@ Example: ``levytts image train experiment=fashion_mnist_lt diffusion.alpha=1.8``
 The config uses the key names of the TTS config (``configs/tts/train.yaml``): ``trainer`` holds Lightning Trainer
 arguments, ``train`` our hyper-parameters (batch_size, lr, ema_decay, grad_clip, num_threads, ...), α is
 ``diffusion.alpha``, ``seed`` / ``run_dir`` / ``resume`` are top-level keys. :func:`load_config` turns every bad
-override or key (also the pre-rename names: ``alpha``, ``trainer.ema_decay``, ...) into a one-line ValueError.
+override or key (also the pre-rename names: ``alpha``, ``trainer.ema_decay``, ...) into a one-line ValueError; a
+``???`` value (``data.root`` of the CIFAR configs) is a one-line error when a stage reads it (:func:`run_stage`).
+``levytts image ACTION --cfg ...`` prints the composed config and exits.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from levytts.audio.io import atomic_write
-from levytts.config import check_keys, check_trainer_keys, compose
+from levytts.config import RENAMED, check_keys, check_trainer_keys, compose
 
 ACTIONS = ("prepare", "classifier", "train", "sample", "evaluate", "report", "make-fixture")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "image"   # the checkout's image config root
@@ -69,6 +71,7 @@ def add_arguments(parser) -> None:
         p.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=fashion_mnist_lt diffusion.alpha=1.8")
         p.add_argument("--config-dir", default=argparse.SUPPRESS,
                        help="hydra config tree (default: the checkout's configs/image)")
+        p.add_argument("--cfg", action="store_true", help="print the composed config (yaml) and exit")
         p.set_defaults(func=functools.partial(run_stage, stage))
     f = sub.add_parser("make-fixture", help="write a tiny dataset in the real on-disk format")
     f.add_argument("--kind", required=True, choices=("cifar10", "fashion_mnist"), help="format to write")
@@ -76,34 +79,88 @@ def add_arguments(parser) -> None:
     f.set_defaults(func=make_fixture)
 
 
-# The image config before it took the TTS config's key names: old key → new key (named in the error message).
-RENAMED = {
-    "alpha": "diffusion.alpha", "num_threads": "train.num_threads",
-    "data.batch_size": "train.batch_size", "data.num_workers": "train.num_workers",
-    "trainer.grad_clip": "train.grad_clip", "trainer.ema_decay": "train.ema_decay",
-    "trainer.label_dropout": "train.label_dropout", "trainer.val_every": "train.val_every",
-    "trainer.val_images": "train.n_val_images", "trainer.checkpoint_every": "train.checkpoint_every",
-    "trainer.log_every": "trainer.log_every_n_steps", "trainer.progress_bar": "trainer.enable_progress_bar",
-    "trainer.resume": "resume (auto | null | a checkpoint path)",
-    "trainer.optim": "train.lr, train.warmup_steps, train.betas, train.weight_decay",
-    "trainer.optim.lr": "train.lr", "trainer.optim.warmup_steps": "train.warmup_steps",
-    "trainer.optim.betas": "train.betas", "trainer.optim.weight_decay": "train.weight_decay",
-}
 # Closed nodes: every key they hold is listed here; any other key (a misspelt or pre-rename key in a yaml, or a
-# `+key=...` override) is an error naming the valid keys. Misspelt plain overrides already fail in hydra's struct
-# mode. The `trainer` node is checked against lightning.Trainer's arguments when training starts (:func:`train`).
+# `+key=...` override) is an error naming the valid keys, and a listed key that is absent (`~diffusion.alpha`) is
+# an error too. Misspelt plain overrides already fail in hydra's struct mode. The `trainer` node is checked against
+# lightning.Trainer's arguments when training starts (:func:`train`). The nodes of GROUP_NODES and ROOT_NODES are
+# closed too, to the keys of the yaml they come from (:func:`closed_keys`).
 CLOSED = {
     "": ("data", "model", "diffusion", "trainer", "sampler", "eval", "seed", "device", "exp_dir", "run_name",
          "run_dir", "resume", "train", "classifier", "report"),
     "train": ("batch_size", "lr", "warmup_steps", "betas", "weight_decay", "grad_clip", "ema_decay", "label_dropout",
               "num_workers", "num_threads", "checkpoint_every", "val_every", "n_val_images"),
 }
+# config group → its node, closed to the keys of the option chosen (configs/image/<group>/<choice>.yaml: lim and
+# dlpm have different keys), and nodes of config.yaml itself, closed to the keys config.yaml gives them
+GROUP_NODES = ("data", "model", "diffusion", "sampler", "eval")
+ROOT_NODES = ("classifier", "report")
 
 
-def check_config(cfg) -> None:
-    """ValueError (one line) for an unknown key in a :data:`CLOSED` node or a pre-rename key (:data:`RENAMED`)
-    anywhere: the message names the key, its new name and the valid keys of its node."""
-    check_keys(cfg, CLOSED, closed=CLOSED, renamed=RENAMED)
+def group_choices(config_dir: str | Path, overrides=()) -> dict[str, str | None]:
+    """Hydra's ``hydra.runtime.choices`` of the composition (group → option chosen, e.g. ``{"diffusion": "dlpm"}``),
+    after the defaults lists of the experiment and preset and the overrides. Call it once :func:`compose` has
+    accepted ``overrides``."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    return OmegaConf.to_container(cfg.hydra.runtime.choices)
+
+
+def closed_keys(config_dir: str | Path, choices: dict) -> dict[str, tuple]:
+    """The ``required`` dict of :func:`check_keys` (node → its keys, all closed): :data:`CLOSED`, each node of
+    :data:`GROUP_NODES` with the keys of ``<group>/<choice>.yaml`` and each of :data:`ROOT_NODES` with its keys in
+    ``config.yaml``. A group yaml with its own defaults list or ``@package`` line (its keys come from elsewhere) leaves
+    its node open."""
+    from omegaconf import DictConfig, OmegaConf
+
+    config_dir = Path(config_dir)
+    keys = dict(CLOSED)
+    root = OmegaConf.load(config_dir / "config.yaml")
+    for node in ROOT_NODES:
+        if isinstance(root.get(node), DictConfig):
+            keys[node] = tuple(str(k) for k in root[node])
+    for group in GROUP_NODES:
+        path = config_dir / group / f"{choices.get(group)}.yaml"
+        if not choices.get(group) or not path.is_file() or "@package" in path.read_text():
+            continue
+        spec = OmegaConf.load(path)
+        if isinstance(spec, DictConfig) and "defaults" not in spec:
+            keys[group] = tuple(str(k) for k in spec)
+    return keys
+
+
+def _unset_keys(node, prefix: str = "") -> list[str]:
+    """Dotted keys of the ``???`` values of the mappings in ``node``, read without resolving interpolations."""
+    from omegaconf import DictConfig, OmegaConf
+
+    out = []
+    for key in node.keys():
+        child = node._get_node(key)
+        if OmegaConf.is_missing(node, key):
+            out.append(f"{prefix}{key}")
+        elif isinstance(child, DictConfig) and not child._is_interpolation():
+            out += _unset_keys(child, f"{prefix}{key}.")
+    return out
+
+
+def check_config(cfg, required: dict[str, tuple] = CLOSED) -> None:
+    """ValueError (one line) for an unknown key in a node of ``required`` (all closed; :func:`closed_keys`), a key of
+    it that is absent, or a pre-rename key (:data:`RENAMED`) anywhere: the message names the key, its new name and
+    the valid keys of its node. A ``???`` value is no error here (``levytts tune-eta`` composes without
+    ``data.root``): the stage that reads it fails (:func:`run_stage`)."""
+    import copy
+
+    from omegaconf import OmegaConf
+
+    unset = _unset_keys(cfg)
+    if unset:  # check_keys counts a ??? as absent: check a copy where each ??? holds a placeholder
+        cfg = copy.deepcopy(cfg)
+        for key in unset:
+            OmegaConf.update(cfg, key, None, merge=False)
+    check_keys(cfg, required, closed=tuple(required), renamed=RENAMED)
 
 
 def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
@@ -111,7 +168,8 @@ def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
 
     Every error is a ValueError with a one-line message (``levytts image ACTION: error: ...``): an unknown config
     group or option names the valid ones; an unknown key (hydra's struct mode, e.g. the pre-rename ``alpha=1.8``)
-    names its new name (:data:`RENAMED`) and the valid keys of its node; see also :func:`check_config`."""
+    names its new name (:data:`RENAMED`) and the valid keys of its node; an unknown key of a group node
+    (``+diffusion.alhpa=1.5``, ``+model.foo=1``) names the keys of the group option chosen; see :func:`check_config`."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -119,7 +177,7 @@ def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
     if not (config_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{config_dir}/config.yaml not found: pass --config-dir path/to/configs/image")
     cfg = compose(config_dir, "config", overrides, renamed=RENAMED)
-    check_config(cfg)
+    check_config(cfg, closed_keys(config_dir, group_choices(config_dir, overrides)))
     try:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as err:  # e.g. an interpolation to a missing key
@@ -138,6 +196,14 @@ def _device(cfg) -> str:
     if want == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return want
+
+
+def _finite(value) -> float | None:
+    """``float(value)``, or None (JSON null) for a missing or non-finite value: NaN is not JSON."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _write_json(path: Path, obj) -> None:
@@ -204,7 +270,6 @@ def load_classifier(path: Path, device="cpu"):
 
 
 def train(cfg) -> None:
-
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -213,7 +278,7 @@ def train(cfg) -> None:
 
     from levytts.image.data import ImageArrayDataset, load_npz
     from levytts.image.module import ImageDiffusion
-    from levytts.lightning_base import atomic_checkpoint_io
+    from levytts.lightning_base import atomic_checkpoint_io, resume_checkpoint
 
     run_dir = Path(cfg.run_dir)
     ckpt_path = resume_checkpoint(cfg.resume, run_dir)  # a missing resume path fails before any work
@@ -222,6 +287,18 @@ def train(cfg) -> None:
     check_trainer_keys(trainer_args, own={"devices", "default_root_dir", "logger", "callbacks", "gradient_clip_val",
                                           "plugins", "val_check_interval", "check_val_every_n_epoch",
                                           "limit_val_batches", "num_sanity_val_steps"}, renamed=RENAMED)
+    max_steps = int(trainer_args.get("max_steps", -1))
+    start_step = checkpoint_step(ckpt_path) if ckpt_path else 0
+    if ckpt_path and 0 <= max_steps <= start_step:
+        note = (f"{Path(ckpt_path).name} is at step {start_step} >= trainer.max_steps {max_steps}: nothing to train; "
+                "raise trainer.max_steps or use resume=null")
+        if (run_dir / "model.ckpt").is_file():
+            _log(f"{note} ({run_dir / 'model.ckpt'} left as it is)")
+            return
+        _log(f"{note} (writing {run_dir / 'model.ckpt'} from it)")
+    elif ckpt_path is None and any((run_dir / "checkpoints").glob("*.ckpt")):
+        _log(f"resume={cfg.resume}: starting afresh; this run's checkpoints replace the files of the same name in "
+             f"{run_dir / 'checkpoints'} (last.ckpt at the first checkpoint)")
     L.seed_everything(cfg.seed, workers=True)
     t = cfg.train
     data_dir = Path(cfg.exp_dir) / "data"
@@ -237,8 +314,11 @@ def train(cfg) -> None:
     model = ImageDiffusion(net=OmegaConf.to_container(cfg.model, resolve=True),
                            diffusion=OmegaConf.to_container(cfg.diffusion, resolve=True),
                            optim=optim, ema_decay=t.ema_decay, label_dropout=t.label_dropout)
-    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_last=True, every_n_train_steps=t.checkpoint_every)
-    max_steps = int(trainer_args.get("max_steps", -1))
+    # fixed names, as TTS training: checkpoints/step0002000.ckpt ... and last.ckpt; a fresh run (resume=null) replaces
+    # them instead of writing last-v1.ckpt next to an old last.ckpt that `resume: auto` would then continue from
+    ckpt_cb = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="step{step:07d}", auto_insert_metric_name=False,
+                              every_n_train_steps=t.checkpoint_every, save_top_k=1, save_last=True,
+                              enable_version_counter=False)
     trainer = L.Trainer(devices=1, gradient_clip_val=t.grad_clip, default_root_dir=run_dir, callbacks=[ckpt_cb],
                         plugins=[atomic_checkpoint_io()], logger=CSVLogger(run_dir, name="logs"),
                         val_check_interval=min(t.val_every, max_steps) if max_steps > 0 else t.val_every,
@@ -247,28 +327,29 @@ def train(cfg) -> None:
     n_params = sum(p.numel() for p in model.net.parameters())
     _log(f"training {cfg.run_name}: {n_params / 1e6:.2f} M parameters, {len(tr['labels'])} images, {max_steps} steps")
     if ckpt_path:
-        _log(f"resuming from {ckpt_path}")
+        _log(f"resuming from {ckpt_path} (step {start_step})")
     t0 = time.time()
     trainer.fit(model, train_dl, val_dl, ckpt_path=ckpt_path)
     trainer.save_checkpoint(run_dir / "model.ckpt")
-    _write_json(run_dir / "train.json", {"steps": trainer.global_step, "seconds": time.time() - t0,
-                                         "parameters": n_params, "train_images": int(len(tr["labels"])),
-                                         "final_train_loss": float(trainer.callback_metrics.get("train/loss", math.nan)),
-                                         "val_loss": float(trainer.callback_metrics.get("val/loss", math.nan))})
-    _log(f"trained {trainer.global_step} steps in {time.time() - t0:.0f} s → {run_dir / 'model.ckpt'}")
+    trained = trainer.global_step - start_step
+    _write_json(run_dir / "train.json", {"steps": trainer.global_step, "steps_this_run": trained,
+                                         "seconds": time.time() - t0, "parameters": n_params,
+                                         "train_images": int(len(tr["labels"])),
+                                         "final_train_loss": _finite(trainer.callback_metrics.get("train/loss")),
+                                         "val_loss": _finite(trainer.callback_metrics.get("val/loss"))})
+    since = f" (step {start_step} → {trainer.global_step})" if start_step else ""
+    _log(f"trained {trained} steps{since} in {time.time() - t0:.0f} s → {run_dir / 'model.ckpt'}")
 
 
-def resume_checkpoint(resume, run_dir: Path) -> str | None:
-    """The checkpoint ``train`` continues from: ``resume: auto`` → run_dir/checkpoints/last.ckpt when it exists,
-    null → None (a fresh start), a path → that file (FileNotFoundError, one line, when it is not a file)."""
-    if resume is None or resume is False:
-        return None
-    if resume == "auto":
-        last = Path(run_dir) / "checkpoints" / "last.ckpt"
-        return str(last) if last.is_file() else None
-    if not Path(str(resume)).is_file():
-        raise FileNotFoundError(f"resume checkpoint not found: {resume} (resume: auto | null | a checkpoint path)")
-    return str(resume)
+def checkpoint_step(path) -> int:
+    """The ``global_step`` stored in a Lightning checkpoint (memory-mapped: the weights are not read)."""
+    import torch
+
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except RuntimeError:  # mmap needs torch.save's zip format (every Lightning checkpoint has it)
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    return int(ck.get("global_step", 0))
 
 
 def load_model(run_dir: Path, device="cpu"):
@@ -290,6 +371,7 @@ def sample_grid(cfg) -> None:
     s, dev = cfg.sampler, _device(cfg)
     run_dir = Path(cfg.run_dir)
     model = load_model(run_dir, dev)
+    model_time = (run_dir / "model.ckpt").stat().st_mtime_ns
     net = model.sampling_net(s.use_ema)
     shape = (cfg.data.channels, cfg.data.resolution, cfg.data.resolution)
     labels_src = load_npz(Path(cfg.exp_dir) / "data" / "train.npz")["labels"]
@@ -299,8 +381,10 @@ def sample_grid(cfg) -> None:
         name = entry_name(sampler, solver, steps)
         out = samples_path(run_dir, sampler, solver, steps)
         if out.is_file() and not s.overwrite:
-            _log(f"{name}: exists, skipped")
-            continue
+            if out.stat().st_mtime_ns >= model_time:
+                _log(f"{name}: exists, skipped")
+                continue
+            _log(f"{name}: {out} is older than model.ckpt (the model was trained since): re-sampling")
         rng = np.random.default_rng(int(s.seed))
         imgs, labs, t0 = [], [], time.time()
         for i in range(0, s.n_samples, s.batch_size):
@@ -341,6 +425,13 @@ def evaluate(cfg) -> None:
 
     e, s, dev = cfg.eval, cfg.sampler, _device(cfg)
     run_dir = Path(cfg.run_dir)
+    entries = grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers, s.skip)
+    model_ckpt = run_dir / "model.ckpt"
+    for entry in entries:  # samples of an earlier model are no result of this one: fail before any work
+        path = samples_path(run_dir, *entry)
+        if path.is_file() and model_ckpt.is_file() and path.stat().st_mtime_ns < model_ckpt.stat().st_mtime_ns:
+            raise ValueError(f"{path} is older than {model_ckpt} (the model was trained after sampling): run "
+                             "`levytts image sample` with the same overrides first (it re-samples such entries)")
     clf = load_classifier(Path(cfg.exp_dir) / "classifier.pt", dev)
     real = load_npz(Path(cfg.exp_dir) / "data" / f"{e.real}.npz")
     if e.get("max_real") and e.max_real < len(real["labels"]):
@@ -352,7 +443,7 @@ def evaluate(cfg) -> None:
     real_inc = extract_features(inception, real["images"], device=dev) if inception is not None else None
     results = {"feature_space": "small classifier trained on the real training set (NOT Inception: not FID)",
                "real_set": e.real, "n_real": int(len(real["labels"])), "k": int(e.k), "entries": {}}
-    for sampler, solver, steps in grid_entries(cfg.diffusion.kind, s.samplers, s.solvers, s.steps, s.dlpm_samplers, s.skip):
+    for sampler, solver, steps in entries:
         name = entry_name(sampler, solver, steps)
         path = samples_path(run_dir, sampler, solver, steps)
         if not path.is_file():
@@ -394,14 +485,37 @@ def make_fixture(args) -> int:
     return 0
 
 
+def unset_message(key: str, cfg) -> str:
+    """The one-line error for a ``???`` (unset) config value ``key`` that a stage reads."""
+    what = "VALUE"
+    if key == "data.root":
+        dataset = cfg.data.get("dataset")
+        what = ("PATH (the CIFAR-10 archive cifar-10-python.tar.gz or its extracted folder cifar-10-batches-py; "
+                "the recipes take --data PATH)" if dataset == "cifar10" else
+                "PATH (the folder of the Fashion-MNIST IDX files; the recipes take --data PATH)"
+                if dataset == "fashion_mnist" else "PATH (the dataset's files)")
+    return f"config key '{key}' is not set: pass {key}={what}"
+
+
 def run_stage(stage, args) -> int:
-    """One recipe stage: compose the config of ``--config-dir`` with the overrides, set threads, run ``stage(cfg)``."""
+    """One recipe stage: compose the config of ``--config-dir`` with the overrides (``--cfg``: print it and stop),
+    set threads, run ``stage(cfg)``. A ``???`` value the stage reads is a one-line ValueError naming the key."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
+
     cfg = load_config(args.config_dir, args.overrides)
+    if getattr(args, "cfg", False):
+        print(OmegaConf.to_yaml(cfg), end="")
+        return 0
     if cfg.train.num_threads:  # as the TTS config's train.num_threads; null: torch's default
         from levytts.cli import apply_threads
 
         apply_threads(int(cfg.train.num_threads))
-    stage(cfg)
+    try:
+        stage(cfg)
+    except MissingMandatoryValue as err:  # e.g. data.root of the CIFAR configs: no default
+        key = getattr(err, "full_key", None) or str(err).splitlines()[0]
+        raise ValueError(unset_message(str(key), cfg)) from None
     return 0
 
 

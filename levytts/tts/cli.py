@@ -33,7 +33,7 @@ from levytts.tts.synth import (
     parse_eta,
     split_sentences,
 )
-from levytts.tts.train import compose_config, run
+from levytts.tts.train import CONFIG_DIR, compose_config, run
 
 
 # ------------------------------------------------------------------------------------------------ levytts synth
@@ -303,6 +303,12 @@ def export_main(args) -> int:
 
 # ------------------------------------------------------------------------------------------------ levytts train
 def add_train_arguments(parser) -> None:
+    groups = sorted(g for g in CONFIG_DIR.iterdir() if g.is_dir()) if CONFIG_DIR.is_dir() else []
+    parser.epilog = ("config groups (GROUP=OPTION): " + "; ".join(
+        f"{g.name}: {', '.join(sorted(f.stem for f in g.glob('*.yaml')))}" for g in groups)
+        + ". preset=quick gives smoke-test sizes on top of any experiment. Keys: trainer.* (Lightning Trainer "
+        "arguments), train.* (hyper-parameters), diffusion.alpha, seed, run_dir, resume (auto | null | PATH); "
+        "see docs/tts.md")
     parser.add_argument("overrides", nargs="*", help="hydra overrides, e.g. experiment=offline_tiny trainer.max_steps=300")
     parser.add_argument("--cfg", action="store_true", help="print the composed config and exit")
     parser.add_argument("--config-dir", default=None, help="config root (default: the checkout's configs/tts)")

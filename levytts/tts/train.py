@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from levytts.config import check_keys, check_trainer_keys, compose
+from levytts.config import RENAMED, check_keys, check_trainer_keys, check_values, compose
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "tts"
 
@@ -41,7 +41,35 @@ REQUIRED = {
     "data": ("train_filelist_path", "valid_filelist_path", "speakers_file", "textgrid_dir", "add_blank",
              "sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "f_min", "f_max", "data_statistics"),
 }
-CLOSED = ("", "train", "diffusion")
+CLOSED = ("", "train", "diffusion", "model")
+# Values checked when the config is composed (levytts.config.check_values): a bad one fails before any work, naming
+# its key (a negative batch size would otherwise train nothing and exit 0; alpha=abc would fail deep in the model).
+VALUE_RULES = {
+    "stage": {"choices": ("joint", "encoder", "decoder")},
+    "seed": {"integer": True, "low": 0, "high": 2**32 - 1},
+    "train.batch_size": {"integer": True, "low": 1},
+    "train.lr": {"low": 0, "low_open": True},
+    "train.grad_clip": {"low": 0, "nullable": True},
+    "train.ema_decay": {"low": 0, "high": 1, "high_open": True, "nullable": True},
+    "train.segment_seconds": {"low": 0, "low_open": True, "nullable": True},
+    "train.num_workers": {"integer": True, "low": 0},
+    "train.num_threads": {"integer": True, "low": 1, "nullable": True},
+    "train.checkpoint_every": {"integer": True, "low": 1},
+    "train.val_every": {"integer": True, "low": 1, "nullable": True},
+    "train.n_val_utts": {"integer": True, "low": 0},
+    "train.n_val_audio": {"integer": True, "low": 0},
+    "train.val_steps": {"integer": True, "low": 1},
+    "train.stats_items": {"integer": True, "low": 1},
+    "trainer.max_steps": {"integer": True, "low": -1},
+    "diffusion.alpha": {"low": 0.5, "high": 2},
+    "diffusion.schedule": {"choices": ("linear", "cosine")},
+    "diffusion.beta_min": {"low": 0, "low_open": True},
+    "diffusion.beta_max": {"low": 0, "low_open": True},
+    "diffusion.prediction": {"choices": ("eps", "x0", "edm")},
+    "diffusion.prior_mean": {"choices": ("zero", "mu")},
+    "diffusion.structure": {"choices": ("isotropic", "per_frame", "independent")},
+    "diffusion.a_max": {"low": 0, "low_open": True, "nullable": True},
+}
 
 
 def check_config(cfg) -> None:
@@ -82,13 +110,17 @@ def compose_config(overrides: list[str], config_dir: str | Path | None = None) -
     config_dir = Path(config_dir or os.environ.get("LEVYTTS_CONFIG_DIR", CONFIG_DIR)).resolve()
     if not (config_dir / "train.yaml").is_file():
         raise FileNotFoundError(f"no train.yaml in {config_dir}; run from a levytts checkout or set LEVYTTS_CONFIG_DIR")
-    cfg = compose(config_dir, "train", overrides)
+    cfg = compose(config_dir, "train", overrides, renamed=RENAMED)
     check_config(cfg)
     try:
         plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as err:  # e.g. an interpolation to a missing key, a `???` value
         key = getattr(err, "full_key", "?")
         raise ValueError(f"bad config: {str(err).splitlines()[0]} (full key: {key})") from None
+    check_values(plain, VALUE_RULES)
+    resume = plain["resume"]
+    if resume is not None and resume != "auto" and not isinstance(resume, str):
+        raise ValueError(f"resume must be auto, null or a checkpoint path, got {resume!r}")
     lr_at_step(float(plain["train"]["lr"]), plain["train"]["lr_decay"], 0)  # a malformed lr_decay fails here, not mid-run
     return plain
 
@@ -178,7 +210,7 @@ def run(cfg: dict) -> Path:
     from omegaconf import OmegaConf
 
     from levytts.audio.io import atomic_write
-    from levytts.lightning_base import atomic_checkpoint_io
+    from levytts.lightning_base import atomic_checkpoint_io, resume_checkpoint
     from levytts.tts.lightning import TTSLightning
 
     run_dir = Path(cfg["run_dir"])
@@ -186,6 +218,7 @@ def run(cfg: dict) -> Path:
     check_trainer_keys(cfg["trainer"], own={"default_root_dir", "logger", "callbacks", "gradient_clip_val", "plugins",
                                             "val_check_interval", "check_val_every_n_epoch", "limit_val_batches",
                                             "num_sanity_val_steps", "use_distributed_sampler"})
+    ckpt_path = resume_checkpoint(cfg["resume"], run_dir)  # a missing resume checkpoint fails before any work
     if cfg["train"]["num_threads"]:
         # on a shared CPU, 1 thread avoids OpenMP spin contention (4× faster measured under load)
         torch.set_num_threads(int(cfg["train"]["num_threads"]))
@@ -215,15 +248,6 @@ def run(cfg: dict) -> Path:
         val_check_interval=int(tcfg["val_every"]) if dm.val_set is not None else None,
         check_val_every_n_epoch=None, limit_val_batches=1 if dm.val_set is not None else 0,
         num_sanity_val_steps=0, use_distributed_sampler=False, **trainer_cfg)
-    resume = cfg["resume"]
-    ckpt_path = None
-    if resume == "auto":
-        last = run_dir / "checkpoints" / "last.ckpt"
-        ckpt_path = str(last) if last.is_file() else None
-    elif resume:
-        if not Path(resume).is_file():
-            raise FileNotFoundError(f"resume checkpoint not found: {resume}")
-        ckpt_path = str(resume)
     if ckpt_path:
         say(f"levytts train: resuming from {ckpt_path}")
         import warnings

@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     --alphas) alphas=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --diffusion) diffusion=$2; shift 2 ;;  # lim | dlpm
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;  # the header comment
     --) shift; break ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
