@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("levytts.tts.cli:synth", "synthesise speech from text with a trained checkpoint (prints RTF)"),
     "serve": ("levytts.serve.cli", "web page and HTTP API for synthesis (FastAPI + uvicorn; the serve extra)"),
     "export": ("levytts.tts.cli:export", "training checkpoint → small inference file (weights, config, speakers, sampler defaults)"),
-    "imbalanced": ("levytts.experiments.imbalanced", "imbalanced-speaker experiment: test lists, synthesis grid, result tables"),
+    "imbalanced": ("levytts.experiments.cli", "imbalanced-speaker experiment: test lists, synthesis grid, result tables"),
     "train": ("levytts.tts.cli:train", "train the TTS model (Lightning + hydra overrides, e.g. experiment=offline_tiny)"),
 }
 
