@@ -262,9 +262,9 @@ class _SquareVocoder:
 
 @pytest.fixture
 def square_vocoder(monkeypatch):
-    import levytts.vocoder
+    import levytts.tts.synth
 
-    monkeypatch.setattr(levytts.vocoder, "load_vocoder", lambda spec, cfg, device="cpu", **kw: _SquareVocoder(int(cfg["hop_length"])))
+    monkeypatch.setattr(levytts.tts.synth, "load_vocoder", lambda spec, cfg, device="cpu", **kw: _SquareVocoder(int(cfg["hop_length"])))
 
 
 def test_synth_cli_warns_on_clipping_and_still_writes(tmp_path, square_vocoder):
