@@ -6,7 +6,7 @@
 #   egs/offline_imbalanced/run.sh                       # data stages 0-2 at default size
 #   egs/offline_imbalanced/run.sh --small true          # tiny corpus (about a minute) for smoke tests
 #   egs/offline_imbalanced/run.sh --stage 1 --stop-stage 2
-#   egs/offline_imbalanced/run.sh --stage 1 --rare "rms:10 kal:3 awb:1"   # several rare speakers (see below)
+#   egs/offline_imbalanced/run.sh --stage 1 --rare "rms:9.5 kal:3 awb:1"   # several rare speakers (see below)
 #
 # Data stages:
 #   0  build the corpus: data/offline_imbalanced/{wavs,textgrids,all.txt,test_sentences.txt,...}
@@ -31,7 +31,7 @@
 # speakers at their minutes) and DATA/average_voice_multi/ (the remaining voices: the encoder never sees a rare
 # speaker), and stages 2-9 use those splits and EXP_multi/ (a new encoder too). Stage 0 builds the same corpus
 # as without --rare (so the one-rare results stay valid): it has about 10 min of each voice but only 1.3 min of
-# awb, and stage 1 stops when a rare speaker is short of its minutes. E.g. --rare "rms:10 kal:3 awb:1" (its
+# awb, and stage 1 stops when a rare speaker is short of its minutes. E.g. --rare "rms:9.5 kal:3 awb:1" (its
 # average voice: slt_low, rms_high, kal_high; pitch-shifted voices count as other speakers, as slt_low does here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -101,7 +101,7 @@ read -r -a rare_items <<< "${rare_spec:-$rare:$minutes_rare}"
 rare_names=(); rare_minutes=()
 for item in "${rare_items[@]}"; do
   if ! [[ $item =~ ^([A-Za-z0-9_]+):([0-9]+(\.[0-9]*)?|\.[0-9]+)$ ]]; then
-    echo "run.sh: --rare takes SPEAKER:MINUTES items (e.g. \"rms:10 kal:3 awb:1\"), got '$item'" >&2; exit 2
+    echo "run.sh: --rare takes SPEAKER:MINUTES items (e.g. \"rms:9.5 kal:3 awb:1\"), got '$item'" >&2; exit 2
   fi
   name=${BASH_REMATCH[1]}
   if [ "$name" = "$frequent" ] || [[ " ${rare_names[*]} " == *" $name "* ]]; then
