@@ -46,8 +46,12 @@ def renamed_note(full_key: str, renamed: dict[str, str] | None) -> str:
     return ""
 
 
-def compose(config_dir: str | Path, config_name: str, overrides=(), renamed: dict[str, str] | None = None):
+def compose(config_dir: str | Path, config_name: str, overrides=(), renamed: dict[str, str] | None = None,
+            choices: dict | None = None):
     """Compose ``config_dir/<config_name>.yaml`` with hydra ``overrides``; the unresolved DictConfig.
+
+    ``choices``: a dict filled with hydra's group choices of this composition (group → option, e.g.
+    ``{"diffusion": "dlpm"}``), read from the same composition (no second one).
 
     Raises:
         FileNotFoundError: no ``<config_name>.yaml`` in ``config_dir``.
@@ -58,7 +62,7 @@ def compose(config_dir: str | Path, config_name: str, overrides=(), renamed: dic
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     config_dir = Path(config_dir).resolve()
@@ -66,12 +70,17 @@ def compose(config_dir: str | Path, config_name: str, overrides=(), renamed: dic
         raise FileNotFoundError(f"no {config_name}.yaml in {config_dir}")
     overrides = list(overrides)
 
-    def _compose(ovr):
+    def _compose(ovr, with_choices=False):
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=list(ovr))
+            cfg = hydra_compose(config_name=config_name, overrides=list(ovr), return_hydra_config=with_choices)
+        if with_choices:
+            choices.update(OmegaConf.to_container(cfg.hydra.runtime.choices))
+            with open_dict(cfg):
+                del cfg["hydra"]
+        return cfg
 
     try:
-        return _compose(overrides)
+        return _compose(overrides, with_choices=choices is not None)
     except HydraException as err:
         cause = err.__cause__
         full_key = getattr(cause, "full_key", None)

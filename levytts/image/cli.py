@@ -96,19 +96,6 @@ GROUP_NODES = ("data", "model", "diffusion", "sampler", "eval")
 ROOT_NODES = ("classifier", "report")
 
 
-def group_choices(config_dir: str | Path, overrides=()) -> dict[str, str | None]:
-    """Hydra's ``hydra.runtime.choices`` of the composition (group → option chosen, e.g. ``{"diffusion": "dlpm"}``),
-    after the defaults lists of the experiment and preset and the overrides. Call it once :func:`compose` has
-    accepted ``overrides``."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from omegaconf import OmegaConf
-
-    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
-    return OmegaConf.to_container(cfg.hydra.runtime.choices)
-
-
 def closed_keys(config_dir: str | Path, choices: dict) -> dict[str, tuple]:
     """The ``required`` dict of :func:`check_keys` (node → its keys, all closed): :data:`CLOSED`, each node of
     :data:`GROUP_NODES` with the keys of ``<group>/<choice>.yaml`` and each of :data:`ROOT_NODES` with its keys in
@@ -176,8 +163,9 @@ def load_config(config_dir: str | Path = CONFIG_DIR, overrides=()):
     config_dir = Path(config_dir).resolve()
     if not (config_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{config_dir}/config.yaml not found: pass --config-dir path/to/configs/image")
-    cfg = compose(config_dir, "config", overrides, renamed=RENAMED)
-    check_config(cfg, closed_keys(config_dir, group_choices(config_dir, overrides)))
+    choices: dict = {}  # hydra's group choices of this composition (the closed nodes' valid keys follow them)
+    cfg = compose(config_dir, "config", overrides, renamed=RENAMED, choices=choices)
+    check_config(cfg, closed_keys(config_dir, choices))
     try:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as err:  # e.g. an interpolation to a missing key
