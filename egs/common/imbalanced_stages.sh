@@ -8,7 +8,9 @@
 # enc_experiment, dec_experiment, enc_steps, dec_steps, eval_per_speaker, conditions (and optionally
 # conditions_extra_seeds, the grid for every seed after the first), speakers (frequent, then the rare one(s)),
 # jobs, eta, overrides (extra hydra overrides, may be empty) and optionally t_start (reverse process start time,
-# a study option: empty = from T), encoder (a checkpoint holding the frozen encoder; default: the encoder stage's)
+# a study option: empty = from T), encoder (a checkpoint holding the frozen encoder; default: the encoder stage's),
+# train_seed (the decoders' training seed; empty = the config's), dec_lr_decay (START:END:FINAL: the decoders'
+# learning rate follows a half cosine from train.lr at step START to FINAL at END; empty = constant)
 # and split_summary (the decoder split's summary.json from `levytts data mix`: minutes per speaker in the tables).
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
@@ -30,6 +32,18 @@ pool_drain() {
   done
 }
 
+# The decoder options both recipes take (--train-seed, --dec-lr-decay), checked before any stage runs
+check_decoder_options() {
+  if [ -n "${train_seed:-}" ] && ! [[ $train_seed =~ ^[0-9]+$ ]]; then
+    echo "run.sh: --train-seed takes a non-negative integer, got '$train_seed'" >&2; return 2
+  fi
+  local num='([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?)'
+  if [ -n "${dec_lr_decay:-}" ] && ! [[ $dec_lr_decay =~ ^[0-9]+:[0-9]+:$num$ ]]; then
+    echo "run.sh: --dec-lr-decay takes START:END:FINAL_LR (e.g. 15000:20000:1e-5), got '$dec_lr_decay'" >&2; return 2
+  fi
+  return 0
+}
+
 # stage: the average-voice encoder (teacher-forced TextGrid durations) on the pre-training split
 stage_encoder() {
   log "encoder pre-training: $enc_experiment, $enc_steps steps → $exp_dir/avg_voice"
@@ -42,12 +56,19 @@ stage_encoder() {
 stage_decoders() {
   local enc=${encoder:-$exp_dir/avg_voice/checkpoints/last.ckpt} a what="a decoder training (see $exp_dir/decoder_a*.log)"
   [ -f "$enc" ] || { echo "no encoder checkpoint $enc: run the encoder stage first" >&2; return 2; }
+  local extra=()
+  [ -n "${train_seed:-}" ] && extra+=("seed=$train_seed")
+  if [ -n "${dec_lr_decay:-}" ]; then
+    local d1 d2 d3
+    IFS=: read -r d1 d2 d3 <<< "$dec_lr_decay"
+    extra+=("train.lr_decay={start:$d1,end:$d2,final:$d3}")
+  fi
   for a in $alphas; do
     log "decoder α=$a: $dec_experiment, $dec_steps steps → $exp_dir/decoder_a$a (log: $exp_dir/decoder_a$a.log)"
     mkdir -p "$exp_dir"
     # shellcheck disable=SC2086
     "$levytts" train experiment="$dec_experiment" data="$data_config" data.data_dir="$data_dir" diffusion.alpha="$a" \
-      model.encoder.pretrained="$enc" run_dir="$exp_dir/decoder_a$a" trainer.max_steps="$dec_steps" $overrides \
+      model.encoder.pretrained="$enc" run_dir="$exp_dir/decoder_a$a" trainer.max_steps="$dec_steps" "${extra[@]}" $overrides \
       > "$exp_dir/decoder_a$a.log" 2>&1 &
     pool_started "$what" || return 1
   done

@@ -18,6 +18,7 @@
 #   3  average-voice encoder pre-training (experiment=avg_voice_pretrain) on the LibriTTS split
 #   4  decoders per alpha (experiment=paper with diffusion.alpha=...), encoder frozen
 #   5  synthesis of the test sentences per speaker x sampler x N x seed;  6  levytts eval;  7  tables
+#   Stage 4 options: --train-seed K (the decoders' training seed), --dec-lr-decay START:END:FINAL (half-cosine lr)
 #
 # Several rare speakers: --rare "9017:10 92:5 libritts:1088:3" ([hifitts:|libritts:]SPEAKER:MINUTES items; the
 # default "9017:10" is the paper's set). More than one item (or a LibriTTS one) builds a SECOND set in
@@ -44,6 +45,7 @@ eval_per_speaker=100
 conditions="ode:euler:30 ode:euler:50 ode:euler:100"
 eta="popov:0.3,0.3"
 jobs=1                                     # decoder trainings / syntheses at a time
+train_seed=""; dec_lr_decay=""             # --train-seed K, --dec-lr-decay START:END:FINAL (stage 4; empty: the config's)
 python=${PYTHON:-.venv/bin/python}
 # the audio settings are read from the data config (one place; configs/tts/data/ljspeech_hifitts9017.yaml), not copied here
 read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf; c = OmegaConf.load('configs/tts/data/ljspeech_hifitts9017.yaml'); print(c.sample_rate, c.hop_length)") \
@@ -67,10 +69,15 @@ while [ $# -gt 0 ]; do
     --n-val) n_val=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --rare) rare_spec=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --train-seed) train_seed=$2; shift 2 ;;
+    --dec-lr-decay) dec_lr_decay=$2; shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# shellcheck source=../common/imbalanced_stages.sh
+source egs/common/imbalanced_stages.sh   # the shared stages 3-7 (functions only) and check_decoder_options
+check_decoder_options || exit 2
 # --rare: "9017:10" (one HiFi-TTS item) is the paper's set in --data-dir; anything else the multi-rare set
 read -r -a rare_items <<< "${rare_spec:-$rare:$minutes_rare}"
 rare_names=(); rare_minutes=(); rare_corpora=()
@@ -92,8 +99,6 @@ if [ "${#rare_names[@]}" -eq 1 ] && [ "${rare_corpora[0]}" = hifitts ]; then
 else
   multi=true; data_dir=$corpus_dir/multi; exp_dir=${exp_dir}_multi
 fi
-# shellcheck source=../common/imbalanced_stages.sh
-source egs/common/imbalanced_stages.sh
 
 need_dir() {  # need_dir OPTION VALUE
   if [ -z "$2" ] || [ ! -d "$2" ]; then

@@ -26,6 +26,8 @@
 #   --t-start --encoder CKPT (stage 4's frozen encoder; e.g. levytts/pretrained/demo_voice.pt skips stage 3)
 #   --decoder-experiment offline_decoder|offline_decoder_conv1d (configs/tts/experiment/; decoder_a<alpha> run dirs)
 #   --export-demo true  --rare "SPK:MIN ..." (default awb:1)
+#   --train-seed K (stage 4's training seed; a second seed wants its own --exp-dir and --encoder)
+#   --dec-lr-decay START:END:FINAL (stage 4: lr from train.lr at step START down a half cosine to FINAL at END)
 # Several rare speakers: --rare with more than one SPEAKER:MINUTES item (corpus voices other than the frequent
 # slt) builds a SECOND set next to the one-rare one: stage 1 writes DATA/imbalanced_multi/ (slt + the rare
 # speakers at their minutes) and DATA/average_voice_multi/ (the remaining voices: the encoder never sees a rare
@@ -58,6 +60,8 @@ t_start=""                                 # empty: every sample starts from T (
                                            # γ(t)ξ instead (a truncated, SDEdit-like start; a study option, not the default)
 decoder_experiment=offline_decoder_conv1d  # stage 4's config: offline_decoder_conv1d (the demo voice's 1-D decoder) | offline_decoder (width-16 2-D U-Net)
 rare_spec=""                               # --rare "SPK:MIN ...": empty = "$rare:$minutes_rare" (one rare speaker)
+train_seed=""                              # stage 4's training seed (--train-seed); empty: the config's (1234)
+dec_lr_decay=""                            # --dec-lr-decay START:END:FINAL (half-cosine lr decay); empty: constant lr
 encoder=""                                 # frozen encoder checkpoint for stage 4; empty: stage 3's
                                            # (exp_dir/avg_voice/checkpoints/last.ckpt). The bundled demo voice holds one.
 python=${PYTHON:-.venv/bin/python}
@@ -87,10 +91,15 @@ while [ $# -gt 0 ]; do
     --encoder) encoder=$2; shift 2 ;;
     --decoder-experiment) decoder_experiment=$2; shift 2 ;;
     --rare) rare_spec=$2; shift 2 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    --train-seed) train_seed=$2; shift 2 ;;
+    --dec-lr-decay) dec_lr_decay=$2; shift 2 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# shellcheck source=../common/imbalanced_stages.sh
+source egs/common/imbalanced_stages.sh   # the shared stages 3-7 (functions only) and check_decoder_options
+check_decoder_options || exit 2
 if [ "$small" = true ]; then
   minutes_frequent=1; minutes_rare=0.2; minutes_other=0.2; n_test=2; n_val=1
   [ "$exp_dir" = exp/offline_imbalanced ] && exp_dir=exp/offline_imbalanced_small
@@ -120,7 +129,6 @@ fi
 voice_specs=$("$python" -c 'from levytts.data.offline_corpus import DEFAULT_VOICES; print("\n".join(DEFAULT_VOICES))')
 # the average-voice (encoder) voices: every corpus voice but the frequent and the rare one(s)
 others=$(sed -n 's/^\([^=]*\)=.*/\1/p' <<< "$voice_specs" | grep -v -x -F -f <(printf '%s\n' "$frequent" "${rare_names[@]}") | tr '\n' ' ')
-log() { echo "[$(date +%H:%M:%S)] $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: build the synthetic corpus in $data_dir"
@@ -189,8 +197,6 @@ fi
 
 # ---------------------------------------------------------------------------------------------------------
 # Experiment stages (egs/common/imbalanced_stages.sh)
-# shellcheck source=../common/imbalanced_stages.sh
-source egs/common/imbalanced_stages.sh
 data_config=offline_imbalanced; enc_experiment=offline_avg_voice; dec_experiment=$decoder_experiment
 speakers="$frequent ${rare_names[*]}"; test_split=$imb_split; overrides=""
 split_summary="$data_dir/$imb_split/summary.json"   # training minutes per speaker for the tables
