@@ -1,6 +1,8 @@
 """Paired differences vs α = 2 with bootstrap CIs over sentences, and tables/figures for several rare speakers
 (levytts.experiments.imbalanced), on synthetic eval CSVs whose answer is known."""
+import contextlib
 import csv
+import io
 import json
 import random
 
@@ -127,3 +129,68 @@ def test_tables_and_figures_for_several_rare_speakers(tmp_path):
     assert "| ode_N10 | slt | 1.5 | 12 | +0.000 [+0.000, +0.000] (0/12) |" in text  # no effect at 100 min
     assert {"similarity_vs_minutes", "wer_vs_minutes", "paired_csv"} <= set(paths)
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
+
+
+def _paired_run(tmp_path, name, shift):
+    """One run's eval dir → `write_table` → its results_paired.csv; α = 1.5 adds ``shift`` (array over utterances or a
+    number) to the similarity of every (seed, speaker, utterance), and makes 1 of 5 words wrong where α = 2 has none."""
+    d = tmp_path / name
+    d.mkdir()
+    base = np.random.default_rng(3).uniform(0.3, 0.9, size=(2, 2, 20))
+
+    def value(a, s, k, u):
+        extra = (shift[u] if isinstance(shift, np.ndarray) else shift) if a == 1.5 else 0.0
+        return {"similarity": base[s, int(k == "awb"), u] + extra, "word_errors": int(a == 1.5), "ref_words": 5}
+
+    _eval_dir(d, value)
+    return write_table(d, d / "results.md", d / "fig", ["slt", "awb"])["paired_csv"]
+
+
+def test_replication_table_across_training_seeds(tmp_path):
+    from levytts.experiments.imbalanced import replication_markdown
+
+    e = np.random.default_rng(2).normal(0, 0.05, size=10)
+    noise = np.concatenate([e, -e])
+    up, up2, flat, down = (_paired_run(tmp_path, n, s) for n, s in
+                           (("up", 0.03), ("up2", 0.02), ("flat", noise), ("down", -0.03)))
+    md = replication_markdown([up, up2], ["seed 1", "seed 2"], ["slt", "awb"])
+    lines = [ln for ln in md.splitlines() if ln.startswith("| ode_N10")]
+    assert [ln.split(" | ")[1] for ln in lines] == ["slt", "awb"]          # speaker order as asked
+    cells = lines[1].strip("| ").split(" | ")
+    assert cells[3] == "**+0.030 [+0.030, +0.030]**" and cells[4] == "**+0.020 [+0.020, +0.020]**"
+    assert cells[5] == "yes, α wins"
+    assert cells[6] == "**+0.200 [+0.200, +0.200]**" and cells[8] == "yes, α = 2 wins"   # WER: α worse in both
+    assert "no (1/2)" in replication_markdown([up, flat], ["a", "b"], ["awb"]).splitlines()[2]
+    assert "contradicts" in replication_markdown([up, down], ["a", "b"], ["awb"]).splitlines()[2]
+    three = replication_markdown([up, up2, flat], ["1", "2", "3"], ["awb"]).splitlines()
+    assert three[0].count("Δ similarity") == 3 and "no (2/3)" in three[2]
+
+
+def test_replication_verdicts_and_errors(tmp_path):
+    from levytts.cli import main
+    from levytts.experiments.imbalanced import replication_verdict
+
+    nan = float("nan")
+    assert replication_verdict([(0.1, 0.05, 0.2), (0.2, 0.1, 0.3)]) == "yes, α wins"
+    assert replication_verdict([(-0.1, -0.2, -0.05)] * 2, higher_is_better=False) == "yes, α wins"
+    assert replication_verdict([(-0.1, -0.2, -0.05)] * 2) == "yes, α = 2 wins"
+    assert replication_verdict([(0.0, -0.1, 0.1)] * 2) == "no effect"
+    assert replication_verdict([(0.1, 0.05, 0.2), (nan, nan, nan)]) == "–"
+    good = _paired_run(tmp_path, "run", 0.03)
+    out = tmp_path / "rep.md"
+    assert main(["imbalanced", "replicate", "--paired", str(good), str(good), "--labels", "x", "y",
+                 "--speakers", "slt", "awb", "--out", str(out)]) == 0
+    assert out.read_text().startswith("| condition | speaker | α | Δ similarity, x | Δ similarity, y |")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    for args, message in [(["--paired", str(good), "--labels", "x"], "at least two paired CSVs"),
+                          (["--paired", str(good), str(good), "--labels", "x"], "1 labels for 2 paired CSVs"),
+                          (["--paired", str(good), str(tmp_path / "no.csv"), "--labels", "x", "y"], "no paired-differences CSV"),
+                          (["--paired", str(good), str(bad), "--labels", "x", "y"], "is not a paired-differences CSV"),
+                          (["--paired", str(good), str(good), "--labels", "x", "y", "--speakers", "kal"], "no paired differences of speakers kal")]:
+        if "--speakers" not in args:
+            args = args + ["--speakers", "awb"]
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            rc = main(["imbalanced", "replicate", *args, "--out", str(tmp_path / "x.md")])
+        assert rc == 2 and message in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()

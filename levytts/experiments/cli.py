@@ -1,5 +1,5 @@
 """`levytts imbalanced ACTION`: the command line of the imbalanced-speaker experiment (test-list, synth, mel-figure,
-table); the work is in :mod:`levytts.experiments.imbalanced`. Each action's parser sets ``func`` to its function."""
+table, replicate); the work is in :mod:`levytts.experiments.imbalanced`. Each action's parser sets ``func`` to its function."""
 from __future__ import annotations
 
 from levytts.cli import add_device_option, add_seed_option, add_threads_option, apply_threads
@@ -10,6 +10,7 @@ from levytts.experiments.imbalanced import (
     DEFAULT_CONDITIONS,
     mel_steps_figure,
     parse_condition,
+    replication_markdown,
     select_test_list,
     synth_grid,
     write_table,
@@ -72,6 +73,22 @@ def add_arguments(parser) -> None:
     p.add_argument("--bootstrap", type=positive_int, default=BOOTSTRAP_RESAMPLES,
                    help="bootstrap resamples of sentences for the paired-difference CIs (default %(default)s)")
     p.add_argument("--bootstrap-seed", type=seed_int, default=BOOTSTRAP_SEED)
+    p = sub.add_parser("replicate", help="paired differences of several runs (training seeds) side by side → markdown")
+    p.set_defaults(func=_replicate)
+    p.add_argument("--paired", nargs="+", required=True, help="the runs' <table out stem>_paired.csv files")
+    p.add_argument("--labels", nargs="+", required=True, help="one label per CSV (e.g. \"seed 1\" \"seed 2\")")
+    p.add_argument("--speakers", nargs="+", required=True, help="speaker ids in table order")
+    p.add_argument("--out", required=True, help="markdown file")
+
+
+def _replicate(args) -> int:
+    from levytts.audio.io import atomic_write
+
+    text = replication_markdown(args.paired, args.labels, args.speakers)
+    with atomic_write(args.out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text, end="")
+    return 0
 
 
 def _test_list(args) -> int:

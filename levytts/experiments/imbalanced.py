@@ -9,13 +9,16 @@ the training itself is `levytts train` and the scoring `levytts eval`:
     levytts eval --synth-dir exp/x/synth/a1.5/seed0 --filelist exp/x/test_list.txt --out exp/x/eval/a1.5_seed0.md
     levytts imbalanced table --eval-dir exp/x/eval --out docs/results/imbalanced_speakers.md --figures docs/figures \
         --speakers slt awb [--split-summary data/x/imbalanced/summary.json]
+    levytts imbalanced replicate --paired exp/x/results_tables_paired.csv exp/y/results_tables_paired.csv \
+        --labels "seed 1" "seed 2" --speakers slt awb --out exp/replication.md
 
 ``synth`` writes ``<out-dir>/<dirname>/<utt_id>.wav``, ``dirname`` = :attr:`levytts.levy.spec.SamplerSpec.dirname`
 of each condition (the ``<sampler>_N<steps>`` layout `levytts eval` reads: ``ode_N10``, ``sde-e_ei_N5``).
 ``table`` reads every ``<name>_seed<k>.csv`` summary that `levytts eval` wrote, with ``name`` = ``a<alpha>``, and
 reports mean ± spread over seeds, for one frequent and any number of rare speakers; from the per-utterance
 ``*_utts.csv`` it adds paired differences vs α = 2 (similarity, per-sentence and corpus WER) with percentile
-bootstrap CIs over sentences.
+bootstrap CIs over sentences. ``replicate`` puts the paired differences of several runs (training seeds) side by
+side and says whether each effect replicates.
 """
 from __future__ import annotations
 
@@ -418,6 +421,76 @@ def write_paired_csv(rows: list[dict], wer_rows: list[dict], out: str | Path) ->
             for r in list(rows) + list(wer_rows):
                 w.writerow({**r, "n_missing": len(r["missing"]), "missing": ";".join(r["missing"])})
     return out
+
+
+def read_paired_csv(path: str | Path) -> dict[tuple, dict]:
+    """The rows :func:`write_paired_csv` wrote, keyed by (metric, condition, speaker, α), numbers as floats.
+
+    Raises FileNotFoundError (no such file) or ValueError (not a paired-differences CSV)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no paired-differences CSV {path} (`levytts imbalanced table` writes <out stem>_paired.csv)")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        needed = {"metric", "condition", "speaker", "alpha", "mean_diff", "ci_low", "ci_high", "corpus_diff",
+                  "corpus_ci_low", "corpus_ci_high"}
+        if not needed <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path} is not a paired-differences CSV of `levytts imbalanced table` "
+                             f"(missing columns: {', '.join(sorted(needed - set(reader.fieldnames or ())))})")
+        rows = {}
+        for r in reader:
+            for k in ("alpha", "mean_diff", "ci_low", "ci_high", "corpus_diff", "corpus_ci_low", "corpus_ci_high"):
+                r[k] = _num(r[k])
+            rows[(r["metric"], r["condition"], r["speaker"], r["alpha"])] = r
+    return rows
+
+
+def replication_verdict(intervals: list[tuple[float, float, float]], higher_is_better: bool = True,
+                        base_alpha: float = 2.0) -> str:
+    """Does an effect replicate over runs (e.g. training seeds)? ``intervals``: (mean, CI low, CI high) of the
+    difference α − base per run; ``higher_is_better``: True for similarity, False for WER.
+
+    ``yes, α wins`` / ``yes, α = 2 wins``: every run's CI excludes 0 on the same side; ``contradicts``: two runs'
+    CIs exclude 0 on opposite sides; ``no (k/n)``: only k of the n runs' CIs exclude 0; ``no effect``: none
+    does; ``–``: a run has no interval (missing, or one sentence)."""
+    if not intervals or any(math.isnan(lo) or math.isnan(hi) for _, lo, hi in intervals):
+        return "–"
+    signs = [1 if lo > 0 else -1 if hi < 0 else 0 for _, lo, hi in intervals]
+    if 1 in signs and -1 in signs:
+        return "contradicts"
+    k = sum(1 for x in signs if x)
+    if k == len(signs):
+        return "yes, α wins" if (signs[0] > 0) == higher_is_better else f"yes, α = {base_alpha:g} wins"
+    return f"no ({k}/{len(signs)})" if k else "no effect"
+
+
+def replication_markdown(paired_csvs: list[str | Path], labels: list[str], speakers: list[str]) -> str:
+    """One table over several runs of the same experiment (e.g. training seeds), from their ``*_paired.csv``:
+    per condition × speaker × α, the similarity and corpus-WER differences vs α = 2 [95 % CI] of each run and
+    whether the effect replicates (:func:`replication_verdict`). Rows present in only some runs show ``–`` for
+    the others (and verdict ``–``). Raises ValueError when the labels do not match the files."""
+    if len(paired_csvs) != len(labels):
+        raise ValueError(f"--labels: {len(labels)} labels for {len(paired_csvs)} paired CSVs")
+    if len(paired_csvs) < 2:
+        raise ValueError("give at least two paired CSVs (runs) to compare")
+    runs = [read_paired_csv(p) for p in paired_csvs]
+    keys = sorted({k[1:] for r in runs for k in r if k[2] in speakers},
+                  key=lambda k: (_condition_key(k[0]), speakers.index(k[1]), -k[2]))
+    if not keys:
+        raise ValueError(f"no paired differences of speakers {' '.join(speakers)} in {', '.join(map(str, paired_csvs))}")
+    head = " | ".join([f"Δ similarity, {lab}" for lab in labels] + ["similarity replicates?"]
+                      + [f"Δ corpus WER, {lab}" for lab in labels] + ["WER replicates?"])
+    lines = ["| condition | speaker | α | " + head + " |", "|---|---|---|" + "---|" * (2 * len(labels) + 2)]
+    for cond, spk, alpha in keys:
+        cells, verdicts = [], []
+        for metric, mean_k, lo_k, hi_k in (("similarity", "mean_diff", "ci_low", "ci_high"),
+                                           ("wer", "corpus_diff", "corpus_ci_low", "corpus_ci_high")):
+            found = [r.get((metric, cond, spk, alpha)) for r in runs]
+            ivs = [(f[mean_k], f[lo_k], f[hi_k]) if f else (math.nan, math.nan, math.nan) for f in found]
+            cells.append([_ci_cell(m, lo, hi, _excludes_zero(lo, hi) if not math.isnan(lo) else False) for m, lo, hi in ivs])
+            verdicts.append(replication_verdict(ivs, higher_is_better=metric == "similarity"))
+        lines.append(f"| {cond} | {spk} | {alpha:g} | " + " | ".join(cells[0] + [verdicts[0]] + cells[1] + [verdicts[1]]) + " |")
+    return "\n".join(lines + [""])
 
 
 def _condition_key(name: str) -> tuple:
