@@ -81,3 +81,36 @@ def test_bad_decoder_options_are_one_line_errors_before_any_stage(recipe, tmp_pa
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "calls.txt").exists()   # nothing ran
+
+
+def test_several_rare_speakers_stages_3_to_7_use_the_multi_splits(tmp_path):
+    """--rare with several items: the encoder trains on average_voice_multi, the decoders on imbalanced_multi, and
+    synthesis / eval / tables use EXP_multi and every speaker (frequent first), in the order of --rare."""
+    recipe = RECIPES[0]
+    data, exp = tmp_path / "data", tmp_path / "exp"
+    multi = tmp_path / "exp_multi"
+    (multi / "avg_voice" / "checkpoints").mkdir(parents=True)
+    (multi / "avg_voice" / "checkpoints" / "last.ckpt").write_bytes(b"x")   # what stage 3 would have written
+    (multi / "results_tables.md").write_text("tables\n")                   # what `imbalanced table` would write
+    proc = _run(recipe, tmp_path, "--stage", "3", "--stop-stage", "7", "--rare", "rms:9.5 kal:3 awb:1",
+                "--data-dir", str(data), "--exp-dir", str(exp), "--alphas", "2.0 1.5", "--seeds", "0", "--jobs", "1",
+                "--conditions", "ode:euler:10 mu", "--train-seed", "3")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    calls = _train_calls(tmp_path)
+    assert [c[:2] for c in calls] == [["train", "experiment=offline_avg_voice"]] + \
+        [["train", "experiment=offline_decoder_conv1d"]] * 2 + [["imbalanced", "test-list"]] + \
+        [["imbalanced", "synth"]] * 2 + [["eval", "--synth-dir"]] * 2 + [["imbalanced", "table"]]
+    enc, dec = calls[0], calls[1]
+    assert f"data.pretrain_train_filelist_path={data}/average_voice_multi/filelists/train.txt" in enc
+    assert f"run_dir={multi}/avg_voice" in enc and "seed=3" not in enc          # the training seed is stage 4's
+    assert f"data.train_filelist_path={data}/imbalanced_multi/filelists/train.txt" in dec
+    assert f"data.valid_filelist_path={data}/imbalanced_multi/filelists/val.txt" in dec
+    assert f"model.encoder.pretrained={multi}/avg_voice/checkpoints/last.ckpt" in dec and "seed=3" in dec
+    assert f"run_dir={multi}/decoder_a2.0" in dec
+    test_list = calls[3]
+    assert f"{data}/imbalanced_multi/filelists/test.txt" in test_list
+    assert test_list[test_list.index("--speakers") + 1:test_list.index("--speakers") + 5] == ["slt", "rms", "kal", "awb"]
+    table = calls[-1]
+    assert table[table.index("--speakers") + 1:table.index("--speakers") + 5] == ["slt", "rms", "kal", "awb"]
+    assert f"{data}/imbalanced_multi/summary.json" not in table   # no split summary there: the tables go without minutes
+    assert not exp.exists()                                       # the one-rare experiment dir is not touched
