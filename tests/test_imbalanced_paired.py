@@ -127,8 +127,31 @@ def test_tables_and_figures_for_several_rare_speakers(tmp_path):
     assert all(f"{s} α={a}" in text for s in speakers for a in ("2", "1.8", "1.5"))
     assert "| ode_N10 | kal | 1.5 |" in text and "| ode_N10 | awb | 1.8 |" in text
     assert "| ode_N10 | slt | 1.5 | 12 | +0.000 [+0.000, +0.000] (0/12) |" in text  # no effect at 100 min
-    assert {"similarity_vs_minutes", "wer_vs_minutes", "paired_csv"} <= set(paths)
+    assert {"similarity_vs_minutes", "wer_vs_minutes", "paired_vs_minutes", "paired_csv"} <= set(paths)
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths.values())
+
+
+def test_paired_differences_vs_minutes_figure_draws_the_differences(tmp_path, monkeypatch):
+    import levytts.experiments.imbalanced as imb
+
+    speakers = ("slt", "rms", "kal", "awb")
+    minutes = {"slt": 100.0, "rms": 10.0, "kal": 3.0, "awb": 1.0}
+    gain = {k: 0.01 * (2 - np.log10(m)) for k, m in minutes.items()}   # α=1.5's advantage grows as minutes shrink
+    _eval_dir(tmp_path, lambda a, s, k, u: {"similarity": 0.5 + 0.001 * u + (gain[k] if a == 1.5 else 0.0),
+                                            "ref_words": 8, "word_errors": 1},
+              alphas=(2.0, 1.5), speakers=speakers, n_utts=6)
+    sim = imb.paired_differences(tmp_path, n_boot=100)
+    wer = imb.paired_differences(tmp_path, metric="wer", n_boot=100)
+    figs = []
+    monkeypatch.setattr(imb, "_save_figure", lambda fig, out: figs.append(fig) or out)
+    imb.plot_paired_vs_minutes(sim, wer, list(speakers), minutes, tmp_path / "x.png")
+    left, right = figs[0].axes[:2]
+    (line,) = [c.lines[0] for c in left.containers if c.get_label() == "ode_N10"]   # errorbar: data line first
+    order = sorted(minutes, key=minutes.get)                           # awb, kal, rms, slt
+    np.testing.assert_allclose(line.get_ydata(), [gain[k] for k in order], atol=1e-9)
+    np.testing.assert_allclose(line.get_xdata(), [minutes[k] for k in order])   # one line: no offset
+    (wline,) = [c.lines[0] for c in right.containers if c.get_label() == "ode_N10"]
+    np.testing.assert_allclose(wline.get_ydata(), 0.0, atol=1e-12)              # same word errors for both α
 
 
 def _paired_run(tmp_path, name, shift):

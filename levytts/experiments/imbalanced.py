@@ -657,6 +657,46 @@ def plot_vs_minutes(rows: list[dict], speakers: list[str], minutes: dict[str, fl
     return _save_figure(fig, out)
 
 
+def plot_paired_vs_minutes(sim_rows: list[dict], wer_rows: list[dict], speakers: list[str], minutes: dict[str, float],
+                           out: str | Path, base_alpha: float = 2.0) -> Path:
+    """The question of the several-rare-speakers set in one picture: does the α-stable advantage grow as the
+    speaker's training data shrinks? Left: Δ similarity (α − base), right: Δ corpus WER, both with their 95 %
+    bootstrap CIs (rows of :func:`paired_differences`), vs the speaker's decoder-training minutes (log x); one
+    line per condition and α ≠ base; the dashed line is no difference. Conditions without N (μ only) are left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spks = [s for s in speakers if s in minutes]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), squeeze=False)
+    for ax, rows, (mean_k, lo_k, hi_k), ylabel in (
+            (axes[0][0], sim_rows, ("mean_diff", "ci_low", "ci_high"), f"Δ GE2E similarity (α − α={base_alpha:g}), higher: α better"),
+            (axes[0][1], wer_rows, ("corpus_diff", "corpus_ci_low", "corpus_ci_high"), f"Δ corpus WER (α − α={base_alpha:g}), lower: α better")):
+        index = {(r["condition"], r["speaker"], r["alpha"]): r for r in rows if mean_k in r}
+        lines = sorted({(c, a) for c, _, a in index if CONDITION_PATTERN.match(c)}, key=lambda k: (_condition_key(k[0]), -k[1]))
+        for n, (c, a) in enumerate(lines):
+            pts = sorted((minutes[s], index[(c, s, a)]) for s in spks if (c, s, a) in index)
+            pts = [(x, r) for x, r in pts if not math.isnan(r[mean_k])]
+            if not pts:
+                continue
+            x = np.array([p[0] for p in pts]) * (1.06 ** (n - (len(lines) - 1) / 2))  # small offsets: bars stay apart
+            y = np.array([p[1][mean_k] for p in pts])
+            lo = np.array([p[1][lo_k] for p in pts])
+            hi = np.array([p[1][hi_k] for p in pts])
+            err = np.nan_to_num(np.vstack([y - lo, hi - y]))
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=c if len({k[1] for k in lines}) == 1 else f"{c}, α={a:g}")
+        ax.axhline(0.0, color="black", ls="--", lw=1)
+        for s in spks:
+            ax.annotate(s, (minutes[s], 0.0), fontsize=7, textcoords="offset points", xytext=(2, -10))
+        ax.set_xscale("log")
+        ax.set_xlabel("decoder training minutes of the speaker")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save_figure(fig, out)
+
+
 def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, speakers: list[str],
                 prefix: str = "imbalanced", split_summary: str | Path | None = None,
                 n_boot: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> dict[str, Path]:
@@ -665,7 +705,8 @@ def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, 
 
     Any number of speakers (one frequent and several rare ones). ``split_summary``: the decoder split's
     ``summary.json`` (`levytts data mix`): adds the training minutes per speaker to the tables and figure
-    titles, and ``<prefix>_<metric>_vs_minutes.png`` (metric vs training minutes per α and condition)."""
+    titles, ``<prefix>_<metric>_vs_minutes.png`` (metric vs training minutes per α and condition) and
+    ``<prefix>_paired_vs_minutes.png`` (the paired differences vs α = 2 with their CIs vs training minutes)."""
     from levytts.audio.io import atomic_write
 
     rows = read_eval_csvs(eval_dir)
@@ -683,6 +724,9 @@ def write_table(eval_dir: str | Path, out: str | Path, figures_dir: str | Path, 
                     rows, speakers, minutes, figures_dir / f"{prefix}_{metric}_vs_minutes.png", metric, label)
     sim = paired_differences(eval_dir, metric="similarity", n_boot=n_boot, seed=seed)
     wer = paired_differences(eval_dir, metric="wer", n_boot=n_boot, seed=seed)
+    if minutes and (sim or wer):
+        paths["paired_vs_minutes"] = plot_paired_vs_minutes(sim, wer, speakers, minutes,
+                                                            figures_dir / f"{prefix}_paired_vs_minutes.png")
     paths["paired_csv"] = write_paired_csv(sim, wer, paths["table"].with_name(paths["table"].stem + "_paired.csv"))
     with atomic_write(paths["table"]) as tmp:
         tmp.write_text(markdown_tables(rows, speakers, minutes=minutes) + "\n" + paired_markdown(sim, speakers, wer_rows=wer),
