@@ -322,7 +322,13 @@ def plot_search(summary: dict, path: Path, title: str) -> None:
 
     metric = summary["metric"]
     cands = {EtaSpec.parse(k): v for k, v in summary["candidates"].items()}
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    kinds = {s.kind for s in cands}
+    # one panel per searched family (--families): an unsearched family gets no empty panel
+    if "power" in kinds and "popov" in kinds:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        ax1 = ax2 = ax
     groups: dict[tuple, list] = {}
     for s, m in cands.items():
         if s.kind == "popov":
@@ -338,7 +344,7 @@ def plot_search(summary: dict, path: Path, title: str) -> None:
     if pw:
         ax2.errorbar([p for p, _ in pw], [m[metric] for _, m in pw], yerr=[m[metric + "_sd"] for _, m in pw],
                      marker="o", ms=3, capsize=2, color="tab:purple", label="power: η_t = t^p")
-    for ax in (ax1, ax2):
+    for ax in dict.fromkeys((ax1, ax2)):
         for (name, m), c in zip(summary["baselines"].items(), ("k", "tab:red")):
             ax.axhline(m[metric], color=c, ls="--", lw=1, label=f"{name.upper()} {m[metric]:.3g}")
         xs = [x for line in ax.get_lines() for x in line.get_xdata() if x is not None]
@@ -346,8 +352,10 @@ def plot_search(summary: dict, path: Path, title: str) -> None:
             ax.set_xscale("log")
         ax.set_ylabel(f"{metric} ({summary['direction']} is better)")
         ax.legend(fontsize=7)
-    ax1.set_xlabel("η (Popov eq. 22)")
-    ax2.set_xlabel("p")
+    if "popov" in kinds:
+        ax1.set_xlabel("η (Popov eq. 22)")
+    if "power" in kinds:
+        ax2.set_xlabel("p" if ax2 is not ax1 else "p (η_t = t^p)")
     fig.suptitle(f"{title}\nbest: {summary['best']}  {metric} {summary['best_metrics'][metric]:.4g}", fontsize=10)
     fig.tight_layout()
     _save(fig, path)

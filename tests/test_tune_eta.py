@@ -162,3 +162,25 @@ def test_eta_study_writes_tables_and_rules(tmp_path):
     assert "| `power(1)` |" in (exp / "rules.md").read_text()
     assert (exp / "figures" / "eta_tuning_two-atoms.png").stat().st_size > 1000
     assert study(argv) == 0 and (exp / "results.csv").read_text().splitlines() == rows  # resumed, not re-measured
+
+
+@pytest.mark.parametrize("families,n_axes", [(("popov",), 1), (("power",), 1), (("popov", "power"), 2)])
+def test_search_plot_has_a_panel_per_searched_family(tmp_path, monkeypatch, families, n_axes):
+    import levytts.tune_eta as te
+
+    m = {"sw": 0.1, "sw_sd": 0.0}
+    cands = {}
+    if "popov" in families:
+        cands.update({"popov(0.1,0.1,0.85)": m, "popov(0.3,0.3,0.85)": m})
+    if "power" in families:
+        cands.update({"power(0.5)": m, "power(1)": m})
+    summary = {"metric": "sw", "direction": "lower", "candidates": cands, "baselines": {"ode": m, "sde-a": m},
+               "best": next(iter(cands)), "best_metrics": m}
+    figs = []
+    monkeypatch.setattr(te, "_save", lambda fig, path: figs.append(fig))
+    te.plot_search(summary, tmp_path / "s.png", "title")
+    assert len(figs[0].axes) == n_axes
+    labels = {t.get_text() for ax in figs[0].axes for t in ax.get_legend().get_texts()}
+    assert any(lab.startswith("ODE") for lab in labels)
+    assert any(lab.startswith("popov") for lab in labels) == ("popov" in families)
+    assert any(lab.startswith("power") for lab in labels) == ("power" in families)
