@@ -669,7 +669,7 @@ def plot_paired_vs_minutes(sim_rows: list[dict], wer_rows: list[dict], speakers:
     import matplotlib.pyplot as plt
 
     spks = [s for s in speakers if s in minutes]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), squeeze=False)
     for ax, rows, (mean_k, lo_k, hi_k), ylabel in (
             (axes[0][0], sim_rows, ("mean_diff", "ci_low", "ci_high"), f"Δ GE2E similarity (α − α={base_alpha:g}), higher: α better"),
             (axes[0][1], wer_rows, ("corpus_diff", "corpus_ci_low", "corpus_ci_high"), f"Δ corpus WER (α − α={base_alpha:g}), lower: α better")):
@@ -692,7 +692,8 @@ def plot_paired_vs_minutes(sim_rows: list[dict], wer_rows: list[dict], speakers:
         ax.set_xscale("log")
         ax.set_xlabel("decoder training minutes of the speaker")
         ax.set_ylabel(ylabel, fontsize=8)
-        ax.legend(fontsize=7)
+    # one legend (both panels draw the same lines), outside the data
+    axes[0][1].legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return _save_figure(fig, out)
 
