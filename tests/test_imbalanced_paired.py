@@ -201,19 +201,33 @@ def test_replication_verdicts_and_errors(tmp_path):
     assert replication_verdict([(0.1, 0.05, 0.2), (nan, nan, nan)]) == "–"
     good = _paired_run(tmp_path, "run", 0.03)
     out = tmp_path / "rep.md"
-    assert main(["imbalanced", "replicate", "--paired", str(good), str(good), "--labels", "x", "y",
+    assert main(["imbalanced", "replicate", "--paired", str(good), str(_paired_run(tmp_path, "run3", 0.01)), "--labels", "x", "y",
                  "--speakers", "slt", "awb", "--out", str(out)]) == 0
     assert out.read_text().startswith("| condition | speaker | α | Δ similarity, x | Δ similarity, y |")
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    for args, message in [(["--paired", str(good), "--labels", "x"], "at least two paired CSVs"),
+    other = _paired_run(tmp_path, "run2", 0.02)
+    header = tmp_path / "header.csv"
+    header.write_text(good.read_text().splitlines()[0] + "\n")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)))
+    for args, message in [(["--paired", str(good), str(good), "--labels", "x", "y"], "the same CSV given twice"),
+                          (["--paired", str(good), str(header), "--labels", "x", "y"], "header only"),
+                          (["--paired", str(good), str(binary), "--labels", "x", "y"], "not UTF-8 text"),
+                          (["--paired", str(good), str(other), "--labels", "x", "x"], "distinct, non-empty label"),
+                          (["--paired", str(good), str(other), "--labels", "x", "y", "--speakers", "awb", "kal"],
+                           "no paired differences of speakers kal"),
+                          (["--paired", str(good), str(other), "--labels", "x", "y", "--speakers", "awb", "awb"],
+                           "a speaker given twice"),
+                          (["--paired", str(good), str(other), "--labels", "x", "y", "--out", str(tmp_path)], "not a directory"),
+                          (["--paired", str(good), "--labels", "x"], "at least two paired CSVs"),
                           (["--paired", str(good), str(good), "--labels", "x"], "1 labels for 2 paired CSVs"),
                           (["--paired", str(good), str(tmp_path / "no.csv"), "--labels", "x", "y"], "no paired-differences CSV"),
                           (["--paired", str(good), str(bad), "--labels", "x", "y"], "is not a paired-differences CSV"),
-                          (["--paired", str(good), str(good), "--labels", "x", "y", "--speakers", "kal"], "no paired differences of speakers kal")]:
+                          (["--paired", str(good), str(other), "--labels", "x", "y", "--speakers", "kal"], "no paired differences of speakers kal")]:
         if "--speakers" not in args:
             args = args + ["--speakers", "awb"]
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
-            rc = main(["imbalanced", "replicate", *args, "--out", str(tmp_path / "x.md")])
+            rc = main(["imbalanced", "replicate", *args, *([] if "--out" in args else ["--out", str(tmp_path / "x.md")])])
         assert rc == 2 and message in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()

@@ -71,13 +71,17 @@ def test_without_the_options_the_config_decides(recipe, tmp_path):
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.parent.name)
 @pytest.mark.parametrize("option,value,message", [
-    ("--train-seed", "two", "--train-seed takes a non-negative integer, got 'two'"),
-    ("--train-seed", "-1", "--train-seed takes a non-negative integer, got '-1'"),
+    ("--train-seed", "two", "--train-seed takes an integer in [0, 2^32), got 'two'"),
+    ("--train-seed", "-1", "--train-seed takes an integer in [0, 2^32), got '-1'"),
+    ("--train-seed", "99999999999", "--train-seed takes an integer in [0, 2^32)"),
     ("--dec-lr-decay", "15000:20000", "--dec-lr-decay takes START:END:FINAL_LR"),
     ("--dec-lr-decay", "a:b:c", "--dec-lr-decay takes START:END:FINAL_LR"),
+    ("--dec-lr-decay", "20000:15000:1e-5", "START must be below END"),
+    ("--dec-lr-decay", None, "--dec-lr-decay needs a value"),
+    ("--train-seed", None, "--train-seed needs a value"),
 ])
 def test_bad_decoder_options_are_one_line_errors_before_any_stage(recipe, tmp_path, option, value, message):
-    proc = _run(recipe, tmp_path, option, value)
+    proc = _run(recipe, tmp_path, option, *([] if value is None else [value]))
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "calls.txt").exists()   # nothing ran

@@ -34,12 +34,15 @@ pool_drain() {
 
 # The decoder options both recipes take (--train-seed, --dec-lr-decay), checked before any stage runs
 check_decoder_options() {
-  if [ -n "${train_seed:-}" ] && ! [[ $train_seed =~ ^[0-9]+$ ]]; then
-    echo "run.sh: --train-seed takes a non-negative integer, got '$train_seed'" >&2; return 2
+  if [ -n "${train_seed:-}" ] && ! { [[ $train_seed =~ ^[0-9]{1,10}$ ]] && [ "$train_seed" -lt 4294967296 ]; }; then
+    echo "run.sh: --train-seed takes an integer in [0, 2^32), got '$train_seed'" >&2; return 2
   fi
   local num='([0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?)'
-  if [ -n "${dec_lr_decay:-}" ] && ! [[ $dec_lr_decay =~ ^[0-9]+:[0-9]+:$num$ ]]; then
+  if [ -n "${dec_lr_decay:-}" ] && ! [[ $dec_lr_decay =~ ^([0-9]{1,9}):([0-9]{1,9}):$num$ ]]; then
     echo "run.sh: --dec-lr-decay takes START:END:FINAL_LR (e.g. 15000:20000:1e-5), got '$dec_lr_decay'" >&2; return 2
+  fi
+  if [ -n "${dec_lr_decay:-}" ] && [ "$((10#${BASH_REMATCH[1]}))" -ge "$((10#${BASH_REMATCH[2]}))" ]; then
+    echo "run.sh: --dec-lr-decay: START must be below END, got '$dec_lr_decay'" >&2; return 2
   fi
   return 0
 }

@@ -53,6 +53,8 @@ read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf
 levytts=${LEVYTTS:-.venv/bin/levytts}
 
 while [ $# -gt 0 ]; do
+  # every option but --help takes a value
+  if [ $# -lt 2 ] && [ "$1" != -h ] && [ "$1" != --help ]; then echo "run.sh: $1 needs a value (see --help)" >&2; exit 2; fi
   case "$1" in
     --stage) stage=$2; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage=$2; shift 2 ;;

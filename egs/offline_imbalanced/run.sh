@@ -26,7 +26,7 @@
 #   --t-start --encoder CKPT (stage 4's frozen encoder; e.g. levytts/pretrained/demo_voice.pt skips stage 3)
 #   --decoder-experiment offline_decoder|offline_decoder_conv1d (configs/tts/experiment/; decoder_a<alpha> run dirs)
 #   --export-demo true  --rare "SPK:MIN ..." (default awb:1)
-#   --train-seed K (stage 4's training seed; a second seed wants its own --exp-dir and --encoder)
+#   --train-seed K (stage 4's training seed; a second seed: its own --exp-dir, the first run's --encoder)
 #   --dec-lr-decay START:END:FINAL (stage 4: lr from train.lr at step START down a half cosine to FINAL at END)
 # Several rare speakers: --rare with more than one SPEAKER:MINUTES item (corpus voices other than the frequent
 # slt) builds a SECOND set next to the one-rare one: stage 1 writes DATA/imbalanced_multi/ (slt + the rare
@@ -71,6 +71,8 @@ read -r sample_rate hop_length < <("$python" -c "from omegaconf import OmegaConf
 levytts=${LEVYTTS:-.venv/bin/levytts}
 
 while [ $# -gt 0 ]; do
+  # every option but --help takes a value
+  if [ $# -lt 2 ] && [ "$1" != -h ] && [ "$1" != --help ]; then echo "run.sh: $1 needs a value (see --help)" >&2; exit 2; fi
   case "$1" in
     --stage) stage=$2; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage=$2; shift 2 ;;

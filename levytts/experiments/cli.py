@@ -84,6 +84,10 @@ def add_arguments(parser) -> None:
 def _replicate(args) -> int:
     from levytts.audio.io import atomic_write
 
+    from pathlib import Path
+
+    if Path(args.out).is_dir() or not Path(args.out).name:
+        raise ValueError(f"--out {args.out!r}: give a file name, not a directory")
     text = replication_markdown(args.paired, args.labels, args.speakers)
     with atomic_write(args.out) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -430,18 +430,25 @@ def read_paired_csv(path: str | Path) -> dict[tuple, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no paired-differences CSV {path} (`levytts imbalanced table` writes <out stem>_paired.csv)")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        needed = {"metric", "condition", "speaker", "alpha", "mean_diff", "ci_low", "ci_high", "corpus_diff",
-                  "corpus_ci_low", "corpus_ci_high"}
-        if not needed <= set(reader.fieldnames or ()):
-            raise ValueError(f"{path} is not a paired-differences CSV of `levytts imbalanced table` "
-                             f"(missing columns: {', '.join(sorted(needed - set(reader.fieldnames or ())))})")
-        rows = {}
-        for r in reader:
-            for k in ("alpha", "mean_diff", "ci_low", "ci_high", "corpus_diff", "corpus_ci_low", "corpus_ci_high"):
-                r[k] = _num(r[k])
-            rows[(r["metric"], r["condition"], r["speaker"], r["alpha"])] = r
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            needed = {"metric", "condition", "speaker", "alpha", "mean_diff", "ci_low", "ci_high", "corpus_diff",
+                      "corpus_ci_low", "corpus_ci_high"}
+            if not needed <= set(reader.fieldnames or ()):
+                raise ValueError(f"{path} is not a paired-differences CSV of `levytts imbalanced table` "
+                                 f"(missing columns: {', '.join(sorted(needed - set(reader.fieldnames or ())))})")
+            rows = {}
+            for line, r in enumerate(reader, start=2):
+                for k in ("alpha", "mean_diff", "ci_low", "ci_high", "corpus_diff", "corpus_ci_low", "corpus_ci_high"):
+                    r[k] = _num(r[k])
+                if math.isnan(r["alpha"]):
+                    raise ValueError(f"{path} line {line}: alpha {r['alpha']!r} is not a number")
+                rows[(r["metric"], r["condition"], r["speaker"], r["alpha"])] = r
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a paired-differences CSV of `levytts imbalanced table` (not UTF-8 text)") from None
+    if not rows:
+        raise ValueError(f"{path} has no paired differences (header only)")
     return rows
 
 
@@ -473,11 +480,18 @@ def replication_markdown(paired_csvs: list[str | Path], labels: list[str], speak
         raise ValueError(f"--labels: {len(labels)} labels for {len(paired_csvs)} paired CSVs")
     if len(paired_csvs) < 2:
         raise ValueError("give at least two paired CSVs (runs) to compare")
+    if len({Path(p).resolve() for p in paired_csvs}) < len(paired_csvs):
+        raise ValueError("--paired: the same CSV given twice (a run cannot replicate itself)")
+    if len(set(labels)) < len(labels) or not all(lab.strip() for lab in labels):
+        raise ValueError("--labels: give one distinct, non-empty label per CSV")
+    if len(set(speakers)) < len(speakers):
+        raise ValueError("--speakers: a speaker given twice")
     runs = [read_paired_csv(p) for p in paired_csvs]
     keys = sorted({k[1:] for r in runs for k in r if k[2] in speakers},
                   key=lambda k: (_condition_key(k[0]), speakers.index(k[1]), -k[2]))
-    if not keys:
-        raise ValueError(f"no paired differences of speakers {' '.join(speakers)} in {', '.join(map(str, paired_csvs))}")
+    unknown = [spk for spk in speakers if not any(k[2] == spk for r in runs for k in r)]
+    if unknown:
+        raise ValueError(f"no paired differences of speakers {' '.join(unknown)} in {', '.join(map(str, paired_csvs))}")
     head = " | ".join([f"Δ similarity, {lab}" for lab in labels] + ["similarity replicates?"]
                       + [f"Δ corpus WER, {lab}" for lab in labels] + ["WER replicates?"])
     lines = ["| condition | speaker | α | " + head + " |", "|---|---|---|" + "---|" * (2 * len(labels) + 2)]
