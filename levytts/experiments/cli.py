@@ -82,9 +82,9 @@ def add_arguments(parser) -> None:
 
 
 def _replicate(args) -> int:
-    from levytts.audio.io import atomic_write
-
     from pathlib import Path
+
+    from levytts.audio.io import atomic_write
 
     if Path(args.out).is_dir() or not Path(args.out).name:
         raise ValueError(f"--out {args.out!r}: give a file name, not a directory")
