@@ -1,4 +1,6 @@
 """levytts.audio.io: soundfile loading (wav/flac), mono mixdown, resampling, safe atomic wav writing."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -61,3 +63,11 @@ def test_atomic_write_gives_the_umask_mode_not_mkstemps_0600(tmp_path):
         assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(old)
+
+
+def test_atomic_write_refuses_a_directory_before_making_a_temp_file(tmp_path):
+    for target in (tmp_path, Path("")):
+        with pytest.raises(IsADirectoryError, match="give a file name, not a directory"):
+            with atomic_write(target):
+                pass
+    assert list(tmp_path.iterdir()) == []

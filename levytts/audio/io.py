@@ -28,8 +28,13 @@ def atomic_write(path: str | os.PathLike, suffix: str | None = None) -> Iterator
 
     The temporary file lives in the same directory (same filesystem), so ``os.replace`` is atomic.
     On an exception the temporary file is removed and ``path`` is left untouched.
+
+    Raises:
+        IsADirectoryError: ``path`` is a directory (or empty), before any temporary file is made.
     """
     path = Path(path)
+    if path.is_dir() or not path.name:
+        raise IsADirectoryError(f"cannot write {str(path) or repr('')}: give a file name, not a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)

@@ -82,12 +82,8 @@ def add_arguments(parser) -> None:
 
 
 def _replicate(args) -> int:
-    from pathlib import Path
-
     from levytts.audio.io import atomic_write
 
-    if Path(args.out).is_dir() or not Path(args.out).name:
-        raise ValueError(f"--out {args.out!r}: give a file name, not a directory")
     text = replication_markdown(args.paired, args.labels, args.speakers)
     with atomic_write(args.out) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -501,7 +501,7 @@ def replication_markdown(paired_csvs: list[str | Path], labels: list[str], speak
                                            ("wer", "corpus_diff", "corpus_ci_low", "corpus_ci_high")):
             found = [r.get((metric, cond, spk, alpha)) for r in runs]
             ivs = [(f[mean_k], f[lo_k], f[hi_k]) if f else (math.nan, math.nan, math.nan) for f in found]
-            cells.append([_ci_cell(m, lo, hi, _excludes_zero(lo, hi) if not math.isnan(lo) else False) for m, lo, hi in ivs])
+            cells.append([_ci_cell(m, lo, hi, _excludes_zero(lo, hi)) for m, lo, hi in ivs])
             verdicts.append(replication_verdict(ivs, higher_is_better=metric == "similarity"))
         lines.append(f"| {cond} | {spk} | {alpha:g} | " + " | ".join(cells[0] + [verdicts[0]] + cells[1] + [verdicts[1]]) + " |")
     return "\n".join(lines + [""])
