@@ -62,7 +62,9 @@ class LevyTTS(nn.Module):
         decoder: decoder config: ``kind`` (``unet2d``, Grad-TTS's U-Net with ``dim``, ``dim_mults``, ``pe_scale``;
             or ``conv1d``, :class:`levytts.tts.decoder.Conv1dDecoder`) and its sizes.
         diffusion: ``alpha``, ``schedule`` (+ ``beta_min``/``beta_max`` for ``linear``), ``loss``, ``prediction``
-            (``eps`` | ``x0`` | ``edm`` with ``sigma_data``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``.
+            (``eps`` | ``x0`` | ``edm`` with ``sigma_data``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``,
+            ``cond_dropout`` (probability of training a segment with μ replaced by zeros, so that the decoder also
+            learns the unconditional model that classifier-free guidance needs; 0 = never, the default).
         spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
         segment_frames: decoder training segment (frames, Grad-TTS's ``out_size``); None = whole utterance.
     """
@@ -92,6 +94,10 @@ class LevyTTS(nn.Module):
         self.structure = diffusion.get("structure", "isotropic")
         self.a_max = diffusion.get("a_max")
         self.mom_groups = int(diffusion.get("mom_groups", 1))
+        # absent from checkpoints written before it existed: those never dropped μ
+        self.cond_dropout = float(diffusion.get("cond_dropout") or 0.0)
+        if not 0.0 <= self.cond_dropout < 1.0:
+            raise ValueError(f"diffusion.cond_dropout must be in [0, 1), got {self.cond_dropout}")
         # ``prediction`` / ``beta_*`` are absent from checkpoints written before they existed: those were ε-prediction
         # on the cosine schedule or on LevyVP's linear defaults, which these fallbacks reproduce.
         self.prediction = diffusion.get("prediction", "eps")
@@ -146,8 +152,28 @@ class LevyTTS(nn.Module):
         """The decoder as (x, t) → its output (ε̂ or x̂0, by ``diffusion.prediction``): what the loss trains."""
         return lambda x, t: self.decoder(x, mask, mu, t, spk_emb)
 
-    def eps_fn(self, mask, mu, spk_emb):
-        """ε̂(x, t) closure for the levytts.levy samplers (x̂0 outputs turned into ε̂ = (x - a x̂0)/γ)."""
+    def eps_fn(self, mask, mu, spk_emb, guidance: float = 1.0):
+        """ε̂(x, t) closure for the levytts.levy samplers (x̂0 outputs turned into ε̂ = (x - a x̂0)/γ).
+
+        guidance: classifier-free guidance scale w on the μ condition (Ho & Salimans 2022):
+        ε̂ = ε̂(x, t | ∅) + w (ε̂(x, t | μ) − ε̂(x, t | ∅)), ∅ = μ replaced by zeros as in training with
+        ``cond_dropout``. The same weights on x̂0 give the same ε̂ (ε̂ is affine in x̂0 at fixed x, t). w = 1 is the
+        conditional model alone (one network call per step); w ≠ 1 costs two calls per step and needs a decoder
+        trained with ``cond_dropout`` > 0 (ValueError otherwise: its unconditional output was never learnt).
+        """
+        guidance = float(guidance)
+        if not math.isfinite(guidance) or guidance < 0:
+            raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
+        if guidance != 1.0:
+            if self.cond_dropout <= 0:
+                raise ValueError(f"guidance {guidance:g} needs a decoder trained with diffusion.cond_dropout > 0 "
+                                 "(this one never learnt the unconditional model); use guidance 1")
+            eps_c = self._eps_fn(mask, mu, spk_emb)
+            eps_u = self._eps_fn(mask, torch.zeros_like(mu), spk_emb)
+            return lambda x, t: (lambda u: u + guidance * (eps_c(x, t) - u))(eps_u(x, t))
+        return self._eps_fn(mask, mu, spk_emb)
+
+    def _eps_fn(self, mask, mu, spk_emb):
         net = self.net_fn(mask, mu, spk_emb)
         if self.prediction == "x0":
             return lambda x, t: self.proc.eps_from_x0(x, net(x, t), t) * mask
@@ -201,7 +227,11 @@ class LevyTTS(nn.Module):
             y_seg, mu_seg, mask_seg = self._random_segments(y, mu_y.detach() if stage == "decoder" else mu_y,
                                                             y_mask, y_lengths)
             x0 = y_seg - mu_seg if self.prior_mean == "mu" else y_seg
-            out["diff_loss"] = denoising_loss(self.net_fn(mask_seg, mu_seg, spk_emb), x0 * mask_seg, self.proc,
+            cond = mu_seg
+            if self.cond_dropout > 0 and self.training:  # the unconditional model of classifier-free guidance
+                keep = torch.rand(B, 1, 1, device=y.device) >= self.cond_dropout
+                cond = mu_seg * keep.to(mu_seg.dtype)
+            out["diff_loss"] = denoising_loss(self.net_fn(mask_seg, cond, spk_emb), x0 * mask_seg, self.proc,
                                               kind=self.loss_kind, structure=self.structure, mask=mask_seg,
                                               mom_groups=self.mom_groups, a_max=self.a_max,
                                               prediction=self.prediction,
