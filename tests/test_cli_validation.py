@@ -109,6 +109,9 @@ BAD_OPTIONS = [
     (["synth", "--steps", "100000"], "argument --steps: must be an integer in [1, 1000], got '100000'"),
     (["synth", "--temperature", "0"], "argument --temperature: must be a finite number > 0"),
     (["synth", "--temperature", "inf"], "argument --temperature: must be a finite number > 0"),
+    (["synth", "--guidance", "-1"], "argument --guidance: must be a finite number in [0, 20], got '-1'"),
+    (["synth", "--guidance", "nan"], "argument --guidance: must be a finite number in [0, 20]"),
+    (["imbalanced", "synth", "--guidance", "21"], "argument --guidance: must be a finite number in [0, 20]"),
     (["synth", "--t-start", "nan"], "argument --t-start: must be a finite number > 0"),
     (["synth", "--t-start", "-0.5"], "argument --t-start: must be a finite number > 0"),
     (["synth", "--eta", "nan"], "argument --eta: bad --eta 'nan'"),
@@ -188,12 +191,14 @@ def test_help_still_exits_zero(capsys):
     (dict(length_scale=math.nan), "length_scale"), (dict(length_scale=0), "length_scale"),
     (dict(length_scale=-1), "length_scale"), (dict(length_scale=LENGTH_SCALE_MAX * 2), "length_scale"),
     (dict(temperature=0), "temperature"), (dict(temperature=math.inf), "temperature"),
+    (dict(guidance=-0.5), "guidance"), (dict(guidance=math.nan), "guidance"), (dict(guidance=100), "guidance"),
     (dict(t_start=math.nan), "t_start"), (dict(t_start=-1.0), "t_start"),
     (dict(pause_seconds=-0.1), "pause_seconds"), (dict(pause_seconds=math.nan), "pause_seconds"),
     (dict(seed=-1), "seed"), (dict(seed=1.5), "seed"),
 ])
 def test_check_synth_numbers_names_the_parameter(kw, name):
-    base = dict(steps=4, sampler="ode", solver="ei", eta="0", grid="uniform", t_start=None, temperature=1.0)
+    base = dict(steps=4, sampler="ode", solver="ei", eta="0", grid="uniform", t_start=None, temperature=1.0,
+                guidance=1.0)
     sampler_kw = {**base, **{k: v for k, v in kw.items() if k in base}}
     rest = dict(length_scale=1.0, pause_seconds=0.2, seed=0)
     rest.update({k: v for k, v in kw.items() if k in rest})
@@ -202,11 +207,13 @@ def test_check_synth_numbers_names_the_parameter(kw, name):
 
 
 def test_check_synth_numbers_converts():
-    kw, ls, pause, seed = check_synth_numbers(dict(steps=4.0, eta="0", t_start="0.8", temperature=2), 1, 0, None)
+    kw, ls, pause, seed = check_synth_numbers(dict(steps=4.0, eta="0", t_start="0.8", temperature=2, guidance="2"), 1, 0,
+                                              None)
     assert kw["steps"] == 4 and isinstance(kw["steps"], int) and kw["t_start"] == 0.8 and kw["temperature"] == 2.0
+    assert kw["guidance"] == 2.0
     assert (ls, pause, seed) == (1.0, 0.0, None)
     with pytest.raises(ValueError, match="bad --eta"):
-        check_synth_numbers(dict(steps=4, eta=math.nan, t_start=None, temperature=1.0), 1.0, 0.2, 0)
+        check_synth_numbers(dict(steps=4, eta=math.nan, t_start=None, temperature=1.0, guidance=1.0), 1.0, 0.2, 0)
 
 
 @pytest.fixture(scope="module")

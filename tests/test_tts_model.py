@@ -318,3 +318,80 @@ def test_conv1d_decoder_shapes_masks_and_options():
         build_decoder(dict(kind="conv1d", dim_mults=[1, 2]), N_MELS, 1, 8)
     with pytest.raises(ValueError, match="unknown decoder kind"):
         build_decoder(dict(kind="wavenet"), N_MELS, 1, 8)
+
+
+# ------------------------------------------------------------------- classifier-free guidance on μ (cond_dropout)
+class _RecordingDecoder(torch.nn.Module):
+    """Stands in for the decoder: records the μ it gets, returns a fixed function of (x, μ, t)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def pad_length(self, n):
+        return self.inner.pad_length(n)
+
+    def forward(self, x, mask, mu, t, spk_emb):
+        self.seen.append(mu.detach().clone())
+        return (0.3 * x + 0.7 * mu + t.view(-1, 1, 1)) * mask
+
+
+def test_cond_dropout_zeroes_mu_of_whole_segments_in_training_only():
+    model = tiny_model("avg_voice", durations="textgrid", prior_mean="mu", cond_dropout=0.5)
+    model.decoder = _RecordingDecoder(model.decoder)
+    batch = tiny_batch()
+    torch.manual_seed(3)
+    model.train()
+    rows = []
+    for _ in range(40):
+        model.compute_loss(batch, stage="decoder")
+        mu = model.decoder.seen[-1]
+        rows += [bool((mu[b] == 0).all()) for b in range(mu.shape[0])]
+    # each segment's μ is dropped whole or kept whole, at about the configured rate (80 draws: 0.5 ± 0.2)
+    assert 0.3 < sum(rows) / len(rows) < 0.7
+    model.eval()
+    model.decoder.seen.clear()
+    model.compute_loss(batch, stage="decoder")
+    assert all(not bool((model.decoder.seen[-1][b] == 0).all()) for b in range(2))  # validation: never dropped
+
+
+@pytest.mark.parametrize("prediction", ["eps", "edm"])
+def test_guidance_is_the_cfg_combination_and_one_is_the_plain_model(prediction):
+    extra = dict(prediction=prediction, sigma_data=0.5) if prediction == "edm" else {}
+    model = tiny_model("avg_voice", durations="textgrid", prior_mean="mu", cond_dropout=0.2, **extra).eval()
+    g = torch.Generator().manual_seed(0)
+    x, mu = torch.randn(2, N_MELS, 12, generator=g), torch.randn(2, N_MELS, 12, generator=g)
+    mask, t = torch.ones(2, 1, 12), torch.tensor([0.7, 0.2])
+    spk = model.spk_emb(torch.tensor([0, 1]))
+    with torch.no_grad():
+        cond = model.eps_fn(mask, mu, spk)(x, t)
+        uncond = model.eps_fn(mask, torch.zeros_like(mu), spk)(x, t)
+        assert torch.equal(model.eps_fn(mask, mu, spk, guidance=1.0)(x, t), cond)
+        for w in (0.0, 2.5):
+            torch.testing.assert_close(model.eps_fn(mask, mu, spk, guidance=w)(x, t), uncond + w * (cond - uncond))
+
+
+def test_guidance_needs_a_decoder_trained_with_cond_dropout():
+    model = tiny_model("avg_voice", durations="textgrid", prior_mean="mu")
+    mask, mu = torch.ones(1, 1, 8), torch.zeros(1, N_MELS, 8)
+    spk = model.spk_emb(torch.tensor([0]))
+    with pytest.raises(ValueError, match="needs a decoder trained with diffusion.cond_dropout > 0"):
+        model.eps_fn(mask, mu, spk, guidance=2.0)
+    with pytest.raises(ValueError, match="guidance must be a finite number >= 0"):
+        tiny_model("avg_voice", durations="textgrid", cond_dropout=0.1).eps_fn(mask, mu, spk, guidance=-1)
+    with pytest.raises(ValueError, match=r"cond_dropout must be in \[0, 1\)"):
+        tiny_model("avg_voice", durations="textgrid", cond_dropout=1.0)
+
+
+def test_synthesise_with_guidance():
+    model = tiny_model("grad_tts", prior_mean="mu", cond_dropout=0.2).eval()
+    b = tiny_batch()
+    run = lambda w: model.synthesise(b["ids"], b["id_lengths"], b["spk"], steps=3, durations=b["durations"],  # noqa: E731
+                                     generator=torch.Generator().manual_seed(0), guidance=w)["mel"]
+    plain, guided = run(1.0), run(3.0)
+    assert guided.shape == plain.shape and torch.isfinite(guided).all()
+    assert torch.all(guided[1, :, 9:] == 0)  # padding stays silent
+    assert not torch.allclose(guided, plain)  # the same noise, a different ε̂
+    with pytest.raises(ValueError, match="cond_dropout"):
+        tiny_model("grad_tts", prior_mean="mu").eval().synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2,
+                                                                  durations=b["durations"], guidance=2.0)

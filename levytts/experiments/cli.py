@@ -3,7 +3,7 @@ table, replicate); the work is in :mod:`levytts.experiments.imbalanced`. Each ac
 from __future__ import annotations
 
 from levytts.cli import add_device_option, add_seed_option, add_threads_option, apply_threads
-from levytts.cli_types import positive_float, positive_int, seed_int, validated
+from levytts.cli_types import number, positive_float, positive_int, seed_int, validated
 from levytts.experiments.imbalanced import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -16,7 +16,7 @@ from levytts.experiments.imbalanced import (
     write_table,
 )
 from levytts.shard import parse_shard
-from levytts.tts.synth import parse_eta
+from levytts.tts.synth import GUIDANCE_MAX, parse_eta
 
 
 def add_arguments(parser) -> None:
@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--t-start", type=positive_float, default=None, help="start the reverse process at this t < T")
     p.add_argument("--temperature", type=positive_float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
+    p.add_argument("--guidance", type=number(low=0, high=GUIDANCE_MAX), default=None,
+                   help="classifier-free guidance scale w on μ (see levytts synth --guidance; default: the checkpoint's, "
+                        "else 1); the wavs go to the same condition dirs: give each w its own --out-dir")
     add_threads_option(p)
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="only the utterances at filelist positions p with p %% N == I (run N processes, one per I; "
@@ -101,7 +104,7 @@ def _synth(args) -> int:
     apply_threads(args.threads)
     shard = parse_shard(args.shard)  # a bad --shard: one error line before any work
     synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
-               args.device, args.batch_size, args.t_start, args.temperature, shard=shard)
+               args.device, args.batch_size, args.t_start, args.temperature, shard=shard, guidance=args.guidance)
     return 0
 
 

@@ -32,7 +32,7 @@ from levytts.audio.io import atomic_write
 
 # The sampler settings a checkpoint may store (``hyper_parameters["synth_defaults"]``) and the library's values.
 SYNTH_DEFAULTS = {"steps": 10, "sampler": "ode", "solver": "euler", "eta": "0", "grid": "uniform", "t_start": None,
-                  "temperature": 1.0}
+                  "temperature": 1.0, "guidance": 1.0}
 REQUIRED_HYPER_PARAMETERS = ("cfg", "symbols", "speakers", "add_blank")
 
 

@@ -25,6 +25,7 @@ from levytts.pretrained import demo_voice_path
 from levytts.tts.checkpoint import EXPORT_DTYPES, SYNTH_DEFAULTS, export_checkpoint, load_checkpoint
 from levytts.tts.synth import (
     DTYPES,
+    GUIDANCE_MAX,
     LENGTH_SCALE_MAX,
     STEPS_MAX,
     STREAM_FIRST_PIECE_SECONDS,
@@ -64,6 +65,10 @@ def add_synth_arguments(parser) -> None:
                              "much of the encoder's μ (default: the checkpoint's stored default, else T, i.e. from noise)")
     parser.add_argument("--temperature", type=positive_float, default=None,
                         help="prior temperature τ: x_T = γ(T)ξ/τ (Grad-TTS uses 1.5); default: the checkpoint's, else 1")
+    parser.add_argument("--guidance", type=number(low=0, high=GUIDANCE_MAX), default=None,
+                        help="classifier-free guidance scale w on the encoder's μ: ε̂ = ε̂(∅) + w(ε̂(μ) - ε̂(∅)), two decoder "
+                             "calls per step; needs a decoder trained with diffusion.cond_dropout > 0 (default: the "
+                             "checkpoint's, else 1 = no guidance)")
     parser.add_argument("--length-scale", type=number(low=0, high=LENGTH_SCALE_MAX, low_open=True), default=1.0,
                         help="duration multiplier in (0, 10]: > 1 speaks slower")
     parser.add_argument("--vocoder", default="universal",
@@ -207,7 +212,7 @@ def synth_main(args) -> int:
                 raise ValueError(f"{path}:{n}: {err}") from None
     kw = dict(speaker=args.speaker, steps=args.steps, sampler=args.sampler, solver=args.solver, eta=args.eta,
               grid=args.grid, seed=args.seed, length_scale=args.length_scale, t_start=args.t_start,
-              temperature=args.temperature)
+              temperature=args.temperature, guidance=args.guidance)
     if stream:
         return _stream_stdout(tts, texts[0], kw, args)
     out = Path(args.out)
@@ -289,9 +294,21 @@ def _check_t_start(checkpoint, defaults: dict) -> None:
                          f"{schedule} schedule")
 
 
+def _check_guidance(checkpoint, defaults: dict) -> None:
+    """A stored guidance w != 1 needs a decoder trained with diffusion.cond_dropout > 0, else every later synthesis
+    with the exported file would fail: ValueError here instead."""
+    w = defaults.get("guidance")
+    if w is None or float(w) == 1.0:
+        return
+    if not float(load_checkpoint(checkpoint).cfg["diffusion"].get("cond_dropout") or 0) > 0:
+        raise ValueError(f"--synth-defaults guidance={w:g}: this decoder was trained without diffusion.cond_dropout, "
+                         "so it has no unconditional model to guide against; store guidance=1 or leave it out")
+
+
 def export_main(args) -> int:
     defaults = parse_synth_defaults(args.synth_defaults)
     _check_t_start(args.checkpoint, defaults)
+    _check_guidance(args.checkpoint, defaults)
     dst = export_checkpoint(args.checkpoint, args.out, dtype=EXPORT_DTYPES[args.dtype], use_ema=not args.no_ema,
                             note=args.note, synth_defaults=defaults or None)
     ckpt = load_checkpoint(dst)  # read back: the file loads, and the summary shows what was stored

@@ -263,7 +263,8 @@ class LevyTTS(nn.Module):
                    sampler: str = "ode", solver: str = "euler", eta=0.0, grid: str = "uniform", t_eps: float = 1e-3,
                    length_scale: float = 1.0, generator=None,
                    durations: torch.Tensor | None = None, mel_ceiling: float = 4.0,
-                   t_start: float | None = None, temperature: float = 1.0) -> dict[str, torch.Tensor]:
+                   t_start: float | None = None, temperature: float = 1.0,
+                   guidance: float = 1.0) -> dict[str, torch.Tensor]:
         """Text ids → raw log-mel.
 
         Args:
@@ -283,6 +284,8 @@ class LevyTTS(nn.Module):
             temperature: τ > 0; the prior draw is divided by τ, x_T = γ(T)·ξ/τ (Grad-TTS's inference
                 temperature, which it sets to 1.5; Matcha-TTS's noise scale 0.667 = 1/1.5). τ = 1 is the exact
                 sampler; τ > 1 trades sample diversity for samples nearer the decoder's mean.
+            guidance: classifier-free guidance scale w on μ (:meth:`eps_fn`); 1 = the conditional decoder alone;
+                w ≠ 1 needs a decoder trained with ``diffusion.cond_dropout`` > 0 (ValueError otherwise).
             mel_ceiling: the output log-mel is clamped to [log(LOG_CLAMP), mel_ceiling] (speech log-mels
                 stay well below 4, i.e. magnitude e⁴ per mel bin).
 
@@ -313,7 +316,7 @@ class LevyTTS(nn.Module):
         # x_T = γ(t_start or T)·ξ/τ: from T, or a truncated start (the a(t_start)·z_0 part of x_t is dropped)
         x_T = self.proc.prior(mu_y.shape, noise=noise, t=t_start, device=mu_y.device, dtype=mu_y.dtype) \
             / float(temperature)
-        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb), x_T, times, process=self.proc, sampler=sampler, solver=solver,
+        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb, guidance), x_T, times, process=self.proc, sampler=sampler, solver=solver,
                     eta=eta, noise=noise)
         if self.prior_mean == "mu":
             z0 = z0 + mu_y

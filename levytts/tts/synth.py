@@ -52,6 +52,7 @@ def parse_eta(value: str | float):
 
 
 STEPS_MAX = 1000  # N > 1000 only burns CPU (quality is flat beyond ~30 here) and would block `levytts serve`
+GUIDANCE_MAX = 20.0  # classifier-free guidance scales used in TTS are 1-5; far larger ones only make noise
 LENGTH_SCALE_MAX = 10.0  # > 10× slower speech is never meant; it would only allocate huge mels
 CLIP_WARN_FRACTION = 1e-3  # warn when more than 0.1 % of the samples are at full scale
 FULL_SCALE = 32767 / 32768  # |x| at or above this is the largest PCM_16 value once written
@@ -61,7 +62,7 @@ STREAM_FIRST_PIECE_SECONDS = 0.5  # `--out -`: the first sentence's first 0.5 s 
 def check_synth_numbers(kw: dict, length_scale, pause_seconds, seed) -> tuple[dict, float, float, int | None]:
     """The numeric arguments of :meth:`TTS.synth`, checked by the rules of the `levytts synth` options
     (:mod:`levytts.cli_types`): ValueError naming the parameter, e.g. ``length_scale must be a finite number
-    in (0, 10], got nan``. ``kw`` holds steps, t_start, temperature and eta (after the defaults are filled in);
+    in (0, 10], got nan``. ``kw`` holds steps, t_start, temperature, guidance and eta (after the defaults are filled in);
     returns (kw with the numbers converted, length_scale, pause_seconds, seed)."""
 
     kw = dict(kw)
@@ -69,6 +70,7 @@ def check_synth_numbers(kw: dict, length_scale, pause_seconds, seed) -> tuple[di
     if kw["t_start"] is not None:  # its upper end (the process's T) is checked by the model
         kw["t_start"] = check_number(kw["t_start"], "t_start", low=0, low_open=True)
     kw["temperature"] = check_number(kw["temperature"], "temperature", low=0, low_open=True)
+    kw["guidance"] = check_number(kw["guidance"], "guidance", low=0, high=GUIDANCE_MAX)
     parse_eta(kw["eta"])  # ValueError on a bad η
     length_scale = check_number(length_scale, "length_scale", low=0, high=LENGTH_SCALE_MAX, low_open=True)
     pause_seconds = check_number(pause_seconds, "pause_seconds", low=0)
@@ -261,7 +263,8 @@ class TTS:
                 out = self.model.synthesise(ids.to(self.device), lengths.to(self.device), spk_ids,
                                             steps=int(kw["steps"]), sampler=kw["sampler"], solver=kw["solver"],
                                             eta=eta, grid=kw["grid"], length_scale=length_scale, generator=gen,
-                                            t_start=kw["t_start"], temperature=float(kw["temperature"]))
+                                            t_start=kw["t_start"], temperature=float(kw["temperature"]),
+                                            guidance=float(kw["guidance"]))
             sync()
             t_dec = time.perf_counter() - t0
             mel = out["mel"][0, :, : int(out["mel_lengths"][0])]
@@ -301,7 +304,8 @@ class TTS:
     def synth_stream(self, text: str, speaker: str | None = None, steps: int | None = None, sampler: str | None = None,
                      solver: str | None = None, eta=None, grid: str | None = None, seed: int | None = 0,
                      length_scale: float = 1.0, pause_seconds: float = 0.2, t_start: float | None = None,
-                     temperature: float | None = None, first_piece_seconds: float | None = None) -> Iterator[dict]:
+                     temperature: float | None = None, first_piece_seconds: float | None = None,
+                     guidance: float | None = None) -> Iterator[dict]:
         """Text → speech one sentence at a time: a generator that decodes and vocodes sentence i before it starts
         on sentence i + 1. ``first_piece_seconds``: vocode (and yield) the first sentence's first that-many seconds
         as a piece of its own, so the first audio comes sooner (HiFi-GAN only; the pieces joined equal the whole
@@ -323,18 +327,19 @@ class TTS:
             more than 0.1 % of its samples at full scale gives a RuntimeWarning (:func:`clipping_warning`).
         """
         given = dict(steps=steps, sampler=sampler, solver=solver, eta=eta, grid=grid, t_start=t_start,
-                     temperature=temperature)
+                     temperature=temperature, guidance=guidance)
         return self._sentences(text, speaker, given, seed, length_scale, pause_seconds, warn=True,
                                first_piece_seconds=first_piece_seconds)
 
     def synth(self, text: str, speaker: str | None = None, steps: int | None = None, sampler: str | None = None,
               solver: str | None = None, eta=None, grid: str | None = None, seed: int | None = 0,
               length_scale: float = 1.0, pause_seconds: float = 0.2, t_start: float | None = None,
-              temperature: float | None = None) -> dict:
+              temperature: float | None = None, guidance: float | None = None) -> dict:
         """Text → speech.
 
         Sampler arguments left at None take the checkpoint's stored defaults (``self.defaults``), else
-        :data:`SYNTH_DEFAULTS` (ODE, Euler, N = 10, uniform grid, from T, temperature 1). A bad number (steps < 1,
+        :data:`SYNTH_DEFAULTS` (ODE, Euler, N = 10, uniform grid, from T, temperature 1,
+        guidance 1). A bad number (steps < 1,
         length_scale outside (0, 10], NaN, …) is a ValueError naming the parameter (:func:`check_synth_numbers`);
         audio with more than 0.1 % of its samples at full scale gives a RuntimeWarning (:func:`clipping_warning`).
         The sentences are decoded one by one (:meth:`synth_stream`, whose chunks joined are this audio; seeding:
@@ -347,7 +352,7 @@ class TTS:
             ``rtf_total``.
         """
         given = dict(steps=steps, sampler=sampler, solver=solver, eta=eta, grid=grid, t_start=t_start,
-                     temperature=temperature)
+                     temperature=temperature, guidance=guidance)
         chunks = list(self._sentences(text, speaker, given, seed, length_scale, pause_seconds, warn=False))
         floor = min(float(c["mel"].min()) for c in chunks)
         pieces = []
