@@ -129,10 +129,46 @@ class LevyVP:
         t, _ = _as_f64(t)
         return _bcast(self.a(t), x0) * x0 + _bcast(self.gamma(t), x0) * eps
 
-    def sample_t(self, batch: int, generator=None, device=None) -> torch.Tensor:
-        """Training times t ~ U(t_min, T), shape (B,), float32."""
-        u = torch.rand(batch, generator=generator, device=device if generator is None else generator.device)
-        return self.t_min + (float(self.T) - self.t_min) * u
+    def sample_t(self, batch: int, generator=None, device=None, law: str = "uniform",
+                 lognormal: tuple[float, float] = (-1.2, 1.2), uniform_fraction: float = 0.5) -> torch.Tensor:
+        """Training times, shape (B,), float32.
+
+        ``law="uniform"``: t ~ U(t_min, T) (LIM, Grad-TTS). ``law="edm"``: importance sampling of the noise level
+        after Karras et al. (2022, EDM §5, "p_train"): a fraction ``uniform_fraction`` of the draws is uniform in t,
+        the rest has the nominal noise level σ = √2·λ(t) (:meth:`preconditioning`) log-normal,
+        ln σ ~ N(P_mean, P_std²) with ``lognormal = (P_mean, P_std)`` (EDM: (-1.2, 1.2) for σ_data = 0.5), mapped
+        to t by :meth:`t_from_lam` and kept in [t_min, T]. On Grad-TTS's linear schedule (α = 1.5) uniform t puts
+        4 % of the draws below σ = 0.1, where the fine detail of a mel is denoised; the EDM log-normal puts 18 %
+        there (and 50 % below σ = 0.3). ValueError for an unknown law or a fraction outside [0, 1].
+        """
+        dev = device if generator is None else generator.device
+        u = torch.rand(batch, generator=generator, device=dev)
+        t = self.t_min + (float(self.T) - self.t_min) * u
+        if law == "uniform":
+            return t
+        if law != "edm":
+            raise ValueError(f"unknown training-time law {law!r}; valid: uniform, edm")
+        if not 0.0 <= float(uniform_fraction) <= 1.0:
+            raise ValueError(f"uniform_fraction must lie in [0, 1], got {uniform_fraction}")
+        p_mean, p_std = (float(v) for v in lognormal)
+        if not (math.isfinite(p_mean) and math.isfinite(p_std) and p_std > 0):
+            raise ValueError(f"lognormal needs a finite mean and a std > 0, got {lognormal}")
+        sigma = torch.exp(p_mean + p_std * torch.randn(batch, generator=generator, device=dev, dtype=torch.float64))
+        t_ln = self.t_from_lam(sigma / math.sqrt(2.0)).to(t.dtype)
+        keep_uniform = torch.rand(batch, generator=generator, device=dev) < float(uniform_fraction)
+        return torch.where(keep_uniform, t, t_ln)
+
+    def t_from_lam(self, lam: torch.Tensor, iters: int = 60) -> torch.Tensor:
+        """The time t in [t_min, T] with λ(t) = ``lam`` (λ increases with t), by bisection in float64 (any
+        schedule); λ outside [λ(t_min), λ(T)] gives t_min or T. Shape of ``lam``."""
+        lam = torch.as_tensor(lam, dtype=torch.float64)
+        lo = torch.full_like(lam, float(self.t_min))
+        hi = torch.full_like(lam, float(self.T))
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            below = self.lam(mid) < lam
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return 0.5 * (lo + hi)
 
     def noise(self, shape, generator=None, device=None, dtype=None, structure="isotropic", **kw) -> torch.Tensor:
         """ε ~ SαS(1) of ``shape`` with this process' α (see :func:`isotropic_stable`)."""

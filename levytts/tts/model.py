@@ -63,7 +63,8 @@ class LevyTTS(nn.Module):
             or ``conv1d``, :class:`levytts.tts.decoder.Conv1dDecoder`) and its sizes.
         diffusion: ``alpha``, ``schedule`` (+ ``beta_min``/``beta_max`` for ``linear``), ``loss``, ``prediction``
             (``eps`` | ``x0`` | ``edm`` with ``sigma_data``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``,
-            ``cond_dropout`` (probability of training a segment with μ replaced by zeros, so that the decoder also
+            ``t_sampling`` (``uniform`` | ``edm``: the training-time law of :meth:`LevyVP.sample_t`, with
+            ``t_lognormal`` = [P_mean, P_std] and ``t_uniform_fraction``), ``cond_dropout`` (probability of training a segment with μ replaced by zeros, so that the decoder also
             learns the unconditional model that classifier-free guidance needs; 0 = never, the default).
         spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
         segment_frames: decoder training segment (frames, Grad-TTS's ``out_size``); None = whole utterance.
@@ -94,6 +95,14 @@ class LevyTTS(nn.Module):
         self.structure = diffusion.get("structure", "isotropic")
         self.a_max = diffusion.get("a_max")
         self.mom_groups = int(diffusion.get("mom_groups", 1))
+        # training-time law of t (LevyVP.sample_t); absent from older checkpoints: uniform
+        self.t_sampling = diffusion.get("t_sampling") or "uniform"
+        if self.t_sampling not in ("uniform", "edm"):
+            raise ValueError(f"diffusion.t_sampling must be uniform or edm, got {self.t_sampling!r}")
+        self.t_lognormal = tuple(float(v) for v in (diffusion.get("t_lognormal") or (-1.2, 1.2)))
+        if len(self.t_lognormal) != 2:
+            raise ValueError(f"diffusion.t_lognormal must be [P_mean, P_std], got {list(self.t_lognormal)}")
+        self.t_uniform_fraction = float(diffusion.get("t_uniform_fraction", 0.5))
         # absent from checkpoints written before it existed: those never dropped μ
         self.cond_dropout = float(diffusion.get("cond_dropout") or 0.0)
         if not 0.0 <= self.cond_dropout < 1.0:
@@ -231,7 +240,11 @@ class LevyTTS(nn.Module):
             if self.cond_dropout > 0 and self.training:  # the unconditional model of classifier-free guidance
                 keep = torch.rand(B, 1, 1, device=y.device) >= self.cond_dropout
                 cond = mu_seg * keep.to(mu_seg.dtype)
-            out["diff_loss"] = denoising_loss(self.net_fn(mask_seg, cond, spk_emb), x0 * mask_seg, self.proc,
+            t = None  # uniform: drawn inside denoising_loss
+            if self.t_sampling != "uniform":
+                t = self.proc.sample_t(B, device=y.device, law=self.t_sampling, lognormal=self.t_lognormal,
+                                       uniform_fraction=self.t_uniform_fraction).to(y.dtype)
+            out["diff_loss"] = denoising_loss(self.net_fn(mask_seg, cond, spk_emb), x0 * mask_seg, self.proc, t=t,
                                               kind=self.loss_kind, structure=self.structure, mask=mask_seg,
                                               mom_groups=self.mom_groups, a_max=self.a_max,
                                               prediction=self.prediction,

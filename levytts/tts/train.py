@@ -35,7 +35,8 @@ REQUIRED = {
     "train": ("batch_size", "lr", "lr_decay", "grad_clip", "ema_decay", "segment_seconds", "num_workers", "num_threads",
               "checkpoint_every", "val_every", "n_val_utts", "n_val_audio", "val_steps", "val_vocoder", "stats_items"),
     "diffusion": ("alpha", "schedule", "beta_min", "beta_max", "prediction", "sigma_data", "loss", "structure",
-                  "a_max", "mom_groups", "prior_mean", "cond_dropout"),
+                  "a_max", "mom_groups", "prior_mean", "cond_dropout",
+                  "t_sampling", "t_lognormal", "t_uniform_fraction"),
     "model": ("encoder", "decoder", "spk_emb_dim", "durations"),
     "model.encoder": ("kind",),
     "data": ("train_filelist_path", "valid_filelist_path", "speakers_file", "textgrid_dir", "add_blank",
@@ -68,6 +69,8 @@ VALUE_RULES = {
     "diffusion.prediction": {"choices": ("eps", "x0", "edm")},
     "diffusion.prior_mean": {"choices": ("zero", "mu")},
     "diffusion.cond_dropout": {"low": 0, "high": 1, "high_open": True},
+    "diffusion.t_sampling": {"choices": ("uniform", "edm")},
+    "diffusion.t_uniform_fraction": {"low": 0, "high": 1},
     "diffusion.structure": {"choices": ("isotropic", "per_frame", "independent")},
     "diffusion.a_max": {"low": 0, "low_open": True, "nullable": True},
 }
