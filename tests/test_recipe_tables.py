@@ -46,6 +46,15 @@ def test_synth_grid_mu_only_control_is_the_vocoded_encoder_output(tmp_path):
     assert sr == 22050 and len(mu_wav) == len(ode_wav) == len(expected)
     np.testing.assert_allclose(mu_wav, np.clip(expected, -1, 1), atol=2 / 32767)  # PCM_16 rounding
     assert np.abs(mu_wav - ode_wav).max() > 1e-2
+    # --grid reaches the sampler: the wav is the model's own log-SNR-grid sample with the utterance's generator
+    from levytts.levy import sample_generators
+
+    synth_grid(None, tmp_path / "list.txt", tmp_path / "out_log", ["ode:euler:2"], grid="log_snr", log=lambda m: None)
+    log_wav, _ = sf.read(tmp_path / "out_log" / "ode_N2" / "awb_x.wav")
+    ref = tts.model.synthesise(ids, torch.tensor([ids.shape[1]]), torch.tensor([tts.speaker_id("awb")]), steps=2,
+                               grid="log_snr", generator=sample_generators(0, 1, start=0))
+    np.testing.assert_allclose(log_wav, np.clip(tts.vocoder(ref["mel"])[0].numpy(), -1, 1), atol=2 / 32767)
+    assert np.abs(log_wav - ode_wav).max() > 1e-2
 
 
 def test_select_test_list_keeps_the_first_k_per_speaker(tmp_path):

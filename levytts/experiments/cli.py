@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--t-start", type=positive_float, default=None, help="start the reverse process at this t < T")
     p.add_argument("--temperature", type=positive_float, default=None, help="prior temperature τ (x_T/τ; default: the checkpoint's, else 1)")
+    p.add_argument("--grid", default=None, choices=["uniform", "quadratic", "log_snr"],
+                   help="time grid of every condition (default: the checkpoint's, else uniform); not part of the "
+                        "condition dir names: give each grid its own --out-dir")
     p.add_argument("--guidance", type=number(low=0, high=GUIDANCE_MAX), default=None,
                    help="classifier-free guidance scale w on μ (see levytts synth --guidance; default: the checkpoint's, "
                         "else 1); the wavs go to the same condition dirs: give each w its own --out-dir")
@@ -104,7 +107,8 @@ def _synth(args) -> int:
     apply_threads(args.threads)
     shard = parse_shard(args.shard)  # a bad --shard: one error line before any work
     synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
-               args.device, args.batch_size, args.t_start, args.temperature, shard=shard, guidance=args.guidance)
+               args.device, args.batch_size, args.t_start, args.temperature, shard=shard, guidance=args.guidance,
+               grid=args.grid)
     return 0
 
 

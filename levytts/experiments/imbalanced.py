@@ -109,7 +109,8 @@ def load_tts(checkpoint: str | Path | None, vocoder: str | None = "universal", d
 def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str | Path, conditions=DEFAULT_CONDITIONS,
                seed: int = 0, eta: str = "popov:0.3,0.3", vocoder: str = "universal", device: str = "cpu",
                batch_size: int = 16, t_start: float | None = None, temperature: float | None = None,
-               log=print, shard: tuple[int, int] | None = None, guidance: float | None = None) -> dict[str, float]:
+               log=print, shard: tuple[int, int] | None = None, guidance: float | None = None,
+               grid: str | None = None) -> dict[str, float]:
     """Synthesise every utterance of ``filelist`` (its text and speaker) under every condition.
 
     ``conditions``: :class:`SamplerSpec` texts (``SAMPLER[:SOLVER]:N[:ETA]``) or ``mu``; ``eta`` is the η of an
@@ -118,7 +119,8 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     wav depends on (seed, utterance) only, not on ``batch_size``, the other utterances of its batch or which
     wavs already exist. Writes ``out_dir/<spec.dirname>/<utt_id>.wav``; an existing wav is kept (resumable).
     ``t_start``: start the reverse process at t_start < T (see LevyTTS.synthesise; default: the checkpoint's
-    stored default, else T); ``temperature`` and ``guidance`` (classifier-free guidance scale on μ) likewise default to
+    stored default, else T); ``temperature``, ``guidance`` (classifier-free guidance scale on μ) and ``grid`` (the
+    time grid, :func:`levytts.levy.time_grid`) likewise default to
     the checkpoint's, and are not part of the condition dir names. ``shard`` (i, n): only the utterances at positions p with p % n == i
     (:mod:`levytts.shard`); their seeds are still their positions in the whole filelist, so n shards run in parallel
     write exactly the files of one unsharded run into the same directories. Returns seconds spent per condition.
@@ -152,6 +154,7 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
             gens = [sample_generators(int(seed), 1, start=position[id(u)], device=tts.device)[0] for u in chunk]
             out = tts.model.synthesise(ids.to(tts.device), lengths.to(tts.device), spk.to(tts.device),
                                        steps=run.steps, sampler=run.sampler, solver=run.solver,
+                                       grid=tts.defaults["grid"] if grid is None else grid,
                                        eta=0.0 if run.eta is None else run.eta,
                                        generator=gens, t_start=tts.defaults["t_start"] if t_start is None else t_start,
                                        temperature=tts.defaults["temperature"] if temperature is None else temperature,
