@@ -178,3 +178,37 @@ def test_edm_preconditioning(alpha):
     assert zero.item() == pytest.approx((((cs * y - x0) / co) ** 2).mean().item(), rel=1e-9)
     with pytest.raises(ValueError, match="sigma_data"):
         denoising_loss(oracle_f, x0, proc, prediction="edm")
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_t_from_lam_inverts_lam(schedule):
+    proc = LevyVP(alpha=1.5, schedule=schedule, beta_min=0.05)
+    t = torch.tensor([1e-3, 0.05, 0.3, 0.7, 0.95], dtype=torch.float64)
+    torch.testing.assert_close(proc.t_from_lam(proc.lam(t)), t, atol=1e-9, rtol=0)
+    # outside λ's range: the ends
+    assert proc.t_from_lam(torch.tensor([1e-12]))[0] == pytest.approx(proc.t_min, abs=1e-9)
+    assert proc.t_from_lam(torch.tensor([1e12]))[0] == pytest.approx(float(proc.T), abs=1e-9)
+
+
+def test_sample_t_edm_law_is_the_stated_mixture():
+    from scipy.stats import norm
+
+    proc = LevyVP(alpha=1.5, schedule="linear", beta_min=0.05)
+    g = torch.Generator().manual_seed(0)
+    n = 200_000
+    t = proc.sample_t(n, g, law="edm", lognormal=(-1.2, 1.2), uniform_fraction=0.25)
+    assert t.dtype == torch.float32 and t.shape == (n,)
+    assert float(t.min()) >= proc.t_min and float(t.max()) <= float(proc.T)
+    sigma = math.sqrt(2.0) * proc.lam(t.double())
+    for s in (0.05, 0.3, 2.0):  # P(σ < s) = 0.25 P_uniform(σ < s) + 0.75 Φ((ln s - P_mean)/P_std)
+        p_uniform = (float(proc.t_from_lam(torch.tensor(s / math.sqrt(2.0)))) - proc.t_min) / (1.0 - proc.t_min)
+        expected = 0.25 * p_uniform + 0.75 * norm.cdf((math.log(s) + 1.2) / 1.2)
+        assert float((sigma < s).double().mean()) == pytest.approx(expected, abs=0.005)
+    u = proc.sample_t(n, torch.Generator().manual_seed(0))  # the default stays uniform
+    assert float(u.mean()) == pytest.approx(0.5, abs=0.005)
+    with pytest.raises(ValueError, match="unknown training-time law"):
+        proc.sample_t(4, law="beta")
+    with pytest.raises(ValueError, match="uniform_fraction"):
+        proc.sample_t(4, law="edm", uniform_fraction=1.5)
+    with pytest.raises(ValueError, match="std > 0"):
+        proc.sample_t(4, law="edm", lognormal=(-1.2, 0.0))

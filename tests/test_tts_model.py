@@ -395,3 +395,22 @@ def test_synthesise_with_guidance():
     with pytest.raises(ValueError, match="cond_dropout"):
         tiny_model("grad_tts", prior_mean="mu").eval().synthesise(b["ids"], b["id_lengths"], b["spk"], steps=2,
                                                                   durations=b["durations"], guidance=2.0)
+
+
+def test_t_sampling_edm_draws_the_training_times_from_that_law(monkeypatch):
+    model = tiny_model("avg_voice", durations="textgrid", prior_mean="mu", t_sampling="edm", t_lognormal=[-1.0, 0.5],
+                       t_uniform_fraction=0.0)
+    calls = []
+    real = type(model.proc).sample_t
+
+    def spy(self, batch, generator=None, device=None, **kw):
+        calls.append(kw)
+        return real(self, batch, generator, device, **kw)
+
+    monkeypatch.setattr(type(model.proc), "sample_t", spy)
+    torch.manual_seed(0)
+    loss = model.compute_loss(tiny_batch(), stage="decoder")["loss"]
+    assert torch.isfinite(loss)
+    assert calls == [dict(law="edm", lognormal=(-1.0, 0.5), uniform_fraction=0.0)]
+    with pytest.raises(ValueError, match="t_sampling must be uniform or edm"):
+        tiny_model("avg_voice", durations="textgrid", t_sampling="beta")
