@@ -103,3 +103,46 @@ def test_tables_average_over_seeds_and_pair_by_utterance(tmp_path):
     assert all(p.is_file() for p in paths.values())
     with pytest.raises(FileNotFoundError, match="levytts eval"):
         read_eval_csvs(tmp_path / "fig")
+
+
+def test_from_truth_small_start_is_resynthesis_and_from_T_is_not(tmp_path):
+    import numpy as np
+    import torch
+
+    from levytts.audio.io import save_wav
+    from levytts.data import write_textgrid
+    from levytts.experiments.imbalanced import from_truth_grid
+    from levytts.tts.synth import load_demo_voice
+
+    torch.set_num_threads(1)
+    tts = load_demo_voice(vocoder="universal")
+    sr = tts.sample_rate
+    phones = ["W", "ER1", "D", "Z"]
+    dur = 0.6
+    t = np.arange(int(dur * sr)) / sr
+    audio = sum(0.2 / k * np.sin(2 * np.pi * k * 110.0 * t) for k in range(1, 8)) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    wav = tmp_path / "wavs" / "awb" / "awb_x.wav"
+    save_wav(wav, audio, sr)
+    step = dur / len(phones)
+    write_textgrid(tmp_path / "tg" / "awb" / "awb_x.TextGrid",
+                   [(k * step, (k + 1) * step, p) for k, p in enumerate(phones)], duration=dur)
+    write_filelist(tmp_path / "list.txt", [Utterance(str(wav), "awb", "Words.")])
+    dirs = from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out", starts=[0.002, 1.0],
+                           log=lambda m: None)
+    assert [d.name for d in dirs] == ["ts0.002", "ts1"]
+    from levytts.audio.io import load_audio
+    from levytts.audio.mel import MelSpectrogram
+
+    mel_of = MelSpectrogram.from_cfg(tts.cfg["data"])
+    true = mel_of(torch.from_numpy(load_audio(wav, sr)[0]))
+    err = {d.name: float((mel_of(torch.from_numpy(load_audio(d / "awb_x.wav", sr)[0])) - true).abs().mean())
+           for d in dirs}
+    # HiFi-GAN's resynthesis error (log-mel L1) bounds the small start; from T the decoder draws its own mel
+    resynth = float((mel_of(torch.from_numpy(tts.vocoder(true[None])[0].numpy())) - true).abs().mean())
+    assert err["ts0.002"] < resynth + 0.1
+    assert err["ts1"] > err["ts0.002"] + 0.2
+    with pytest.raises(ValueError, match="outside"):
+        from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out2", starts=[1.5], log=lambda m: None)
+    with pytest.raises(FileNotFoundError):
+        from_truth_grid(None, tmp_path / "list.txt", tmp_path / "nowhere", tmp_path / "out3", starts=[0.5],
+                        log=lambda m: None)

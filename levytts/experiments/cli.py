@@ -1,4 +1,4 @@
-"""`levytts imbalanced ACTION`: the command line of the imbalanced-speaker experiment (test-list, synth, mel-figure,
+"""`levytts imbalanced ACTION`: the command line of the imbalanced-speaker experiment (test-list, synth, from-truth, mel-figure,
 table, replicate); the work is in :mod:`levytts.experiments.imbalanced`. Each action's parser sets ``func`` to its function."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from levytts.experiments.imbalanced import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     DEFAULT_CONDITIONS,
+    from_truth_grid,
     mel_steps_figure,
     parse_condition,
     replication_markdown,
@@ -53,6 +54,22 @@ def add_arguments(parser) -> None:
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="only the utterances at filelist positions p with p %% N == I (run N processes, one per I; "
                         "same files as one run)")
+    p = sub.add_parser("from-truth", help="diagnostic: sample from the TRUE mel noised to t_s (ts<t_s>/<utt>.wav for "
+                                          "levytts eval): at which noise level are the words lost?")
+    p.set_defaults(func=_from_truth)
+    p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
+    p.add_argument("--filelist", required=True, help="utterances with recordings and TextGrids (e.g. a test list)")
+    p.add_argument("--textgrid-dir", required=True, help="<dir>/<speaker>/<utt_id>.TextGrid (the corpus' durations)")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--starts", nargs="+", type=positive_float, default=[0.06, 0.1, 0.2, 0.5, 1.0],
+                   help="start times t_s in (0.001, T] (default 0.06 0.1 0.2 0.5 1)")
+    p.add_argument("--steps-per-unit", type=positive_int, default=10,
+                   help="ODE steps per unit of t: round(K·t_s) steps, at least 1 (default 10: N = 10 from T)")
+    p.add_argument("--solver", default="ei", choices=["euler", "ei"])
+    add_seed_option(p)
+    p.add_argument("--vocoder", default="universal")
+    add_device_option(p)
+    add_threads_option(p)
     p = sub.add_parser("mel-figure", help="one sentence from T at several N next to μ and a reference → PNG")
     p.set_defaults(func=_mel_figure)
     p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
@@ -109,6 +126,14 @@ def _synth(args) -> int:
     synth_grid(args.checkpoint, args.filelist, args.out_dir, args.conditions, args.seed, args.eta, args.vocoder,
                args.device, args.batch_size, args.t_start, args.temperature, shard=shard, guidance=args.guidance,
                grid=args.grid)
+    return 0
+
+
+def _from_truth(args) -> int:
+    apply_threads(args.threads)
+    for d in from_truth_grid(args.checkpoint, args.filelist, args.textgrid_dir, args.out_dir, args.starts,
+                             args.steps_per_unit, args.solver, args.seed, args.vocoder, args.device):
+        print(d)
     return 0
 
 

@@ -168,6 +168,81 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     return timings
 
 
+def from_truth_grid(checkpoint: str | Path | None, filelist: str | Path, textgrid_dir: str | Path, out_dir: str | Path,
+                    starts=(0.06, 0.1, 0.2, 0.5, 1.0), steps_per_unit: int = 10, solver: str = "ei", seed: int = 0,
+                    vocoder: str = "universal", device: str = "cpu", log=print) -> list[Path]:
+    """Where does the decoder lose the words? A diagnostic: start the reverse process at t_s from the TRUE mel of each
+    utterance, x_{t_s} = a(t_s)·x0 + γ(t_s)·ξ (x0 = the normalised mel, minus μ under the N(μ, ·) prior; μ from the
+    encoder with the utterance's TextGrid durations, so frames line up), run the ODE with ``solver`` on a uniform grid
+    of max(1, round(steps_per_unit·t_s)) steps to t_eps, vocode. SDEdit's start (Meng et al. 2022) with the true
+    data instead of a guide. Small t_s is resynthesis; t_s = T is sampling from T with the true durations. Scoring the
+    ``ts<t_s>`` dirs with `levytts eval` (WER against the sentence) shows at which noise level the words go.
+
+    Writes ``<out_dir>/ts<t_s>/<utt_id>.wav`` (existing wavs are kept); each utterance has its own generator
+    (:func:`levytts.levy.sample_seeds` by its position in the filelist, as :func:`synth_grid`). FileNotFoundError for
+    a missing TextGrid; ValueError for a t_s outside (0, T] or an utterance whose TextGrid phones are not in the
+    checkpoint's symbol table (the error names the file). Returns the condition dirs.
+    """
+    from levytts.audio.io import save_wav
+    from levytts.audio.mel import LOG_CLAMP
+    from levytts.data import read_filelist
+    from levytts.levy import StableNoise, sample, sample_generators, time_grid
+    from levytts.tts.alignment import durations_to_path, sequence_mask
+    from levytts.tts.data import TTSDataset
+    from levytts.tts.model import MEL_CEILING
+
+    log_floor = math.log(LOG_CLAMP)
+    utts = read_filelist(filelist)
+    tts = load_tts(checkpoint, vocoder, device)
+    model = tts.model
+    starts = [float(t) for t in starts]
+    T = float(model.proc.T)
+    for ts in starts:
+        if not 1e-3 < ts <= T:
+            raise ValueError(f"start time {ts:g} outside (0, T={T:g}]")
+    if solver not in ("euler", "ei"):
+        raise ValueError(f"solver must be euler or ei, got {solver!r}")
+    for u in utts:
+        tts.speaker_id(u.speaker)  # unknown speaker → clear error before any work
+    data = TTSDataset(utts, tts.symbols, tts.speakers, tts.cfg["data"], str(textgrid_dir), add_blank=False,
+                      cache=False, log=None)
+    out_dir = Path(out_dir)
+    dirs = [out_dir / f"ts{ts:g}" for ts in starts]
+    for i, u in enumerate(data.utts):
+        todo = [(ts, d) for ts, d in zip(starts, dirs) if not (d / f"{u.utt_id}.wav").is_file()]
+        if not todo:
+            continue
+        item = data[i]
+        ids, durations = item["ids"][None].to(tts.device), item["durations"][None].to(tts.device)
+        mel = item["mel"][None].to(tts.device)
+        with torch.no_grad():
+            spk_emb = model.speaker_embedding(torch.tensor([item["spk"]], device=tts.device), 1, tts.device)
+            mu_x, _, x_mask = model.encode(ids, torch.tensor([ids.shape[1]], device=tts.device), spk_emb)
+            n = int(durations.sum())
+            n_pad = model.decoder.pad_length(n)
+            y_mask = sequence_mask(torch.tensor([n], device=tts.device), n_pad).unsqueeze(1).to(mu_x.dtype)
+            mu = model.frame_means(mu_x, durations, durations_to_path(durations, x_mask, y_mask), y_mask)
+            z = torch.nn.functional.pad(model.normalise(mel[..., :n]), (0, n_pad - n)) * y_mask
+            x0 = (z - mu) * y_mask if model.prior_mean == "mu" else z
+            for ts, d in todo:
+                gen = sample_generators(int(seed), 1, start=i, device=tts.device)
+                noise = StableNoise(model.proc.alpha, model.structure, model.a_max, mask=y_mask, generators=gen,
+                                    lengths=[n_pad])
+                x = float(model.proc.a(ts)) * x0 + model.proc.prior(mu.shape, noise=noise, t=ts, device=mu.device,
+                                                                    dtype=mu.dtype)
+                times = time_grid(max(1, round(steps_per_unit * ts)), T, t_start=None if ts >= T else ts)
+                z0 = sample(model.eps_fn(y_mask, mu, spk_emb), x, times, process=model.proc, sampler="ode",
+                            solver=solver, noise=noise)
+                if model.prior_mean == "mu":
+                    z0 = z0 + mu
+                # the output range of LevyTTS.synthesise: non-finite or out-of-range values never reach the vocoder
+                out = torch.nan_to_num(model.denormalise(z0)[..., :n], nan=log_floor, posinf=MEL_CEILING,
+                                       neginf=log_floor).clamp(log_floor, MEL_CEILING)
+                save_wav(d / f"{u.utt_id}.wav", tts.vocoder(out)[0].float().cpu().numpy(), tts.sample_rate)
+        log(f"{u.utt_id}: {len(todo)} start(s)")
+    return dirs
+
+
 def mel_steps_figure(checkpoint: str | Path | None, text: str, speaker: str, out: str | Path, steps=(2, 10, 30),
                      sampler: str = "ode", solver: str = "euler", eta: str = "popov:0.3,0.3", seed: int = 0,
                      reference: str | Path | None = None, t_start: float | None = None) -> Path:

@@ -35,6 +35,7 @@ from levytts.tts.encoders import build_encoder, phone_positions
 
 STAGES = ("joint", "encoder", "decoder")
 PRIOR_MEANS = ("zero", "mu")
+MEL_CEILING = 4.0  # log-mel ceiling of synthesis output (speech log-mels stay well below: magnitude e⁴ per bin)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -275,7 +276,7 @@ class LevyTTS(nn.Module):
     def synthesise(self, ids: torch.Tensor, id_lengths: torch.Tensor, spk: torch.Tensor | None, steps: int = 10,
                    sampler: str = "ode", solver: str = "euler", eta=0.0, grid: str = "uniform", t_eps: float = 1e-3,
                    length_scale: float = 1.0, generator=None,
-                   durations: torch.Tensor | None = None, mel_ceiling: float = 4.0,
+                   durations: torch.Tensor | None = None, mel_ceiling: float = MEL_CEILING,
                    t_start: float | None = None, temperature: float = 1.0,
                    guidance: float = 1.0) -> dict[str, torch.Tensor]:
         """Text ids → raw log-mel.
