@@ -65,8 +65,9 @@ class LevyTTS(nn.Module):
         diffusion: ``alpha``, ``schedule`` (+ ``beta_min``/``beta_max`` for ``linear``), ``loss``, ``prediction``
             (``eps`` | ``x0`` | ``edm`` with ``sigma_data``), ``structure``, ``a_max``, ``mom_groups``, ``prior_mean``,
             ``t_sampling`` (``uniform`` | ``edm``: the training-time law of :meth:`LevyVP.sample_t`, with
-            ``t_lognormal`` = [P_mean, P_std] and ``t_uniform_fraction``), ``cond_dropout`` (probability of training a segment with μ replaced by zeros, so that the decoder also
-            learns the unconditional model that classifier-free guidance needs; 0 = never, the default).
+            ``t_lognormal`` = [P_mean, P_std] and ``t_uniform_fraction``), ``cond_dropout`` (probability of training
+            a segment with μ replaced by zeros, so that the decoder also learns the unconditional model that
+            classifier-free guidance needs; 0 = never, the default).
         spk_emb_dim: speaker embedding size; durations: ``mas`` | ``textgrid`` (teacher forcing).
         segment_frames: decoder training segment (frames, Grad-TTS's ``out_size``); None = whole utterance.
     """
@@ -180,7 +181,12 @@ class LevyTTS(nn.Module):
                                  "(this one never learnt the unconditional model); use guidance 1")
             eps_c = self._eps_fn(mask, mu, spk_emb)
             eps_u = self._eps_fn(mask, torch.zeros_like(mu), spk_emb)
-            return lambda x, t: (lambda u: u + guidance * (eps_c(x, t) - u))(eps_u(x, t))
+
+            def guided(x, t):
+                u = eps_u(x, t)
+                return u + guidance * (eps_c(x, t) - u)
+
+            return guided
         return self._eps_fn(mask, mu, spk_emb)
 
     def _eps_fn(self, mask, mu, spk_emb):
