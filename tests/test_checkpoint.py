@@ -105,7 +105,8 @@ def test_export_cli(train_ckpt, tmp_path, capsys):
     assert load_checkpoint(tmp_path / "again.pt").stored_synth_defaults == ckpt.stored_synth_defaults
     capsys.readouterr()
     for bad, said in (["steps=0"], "steps=0"), (["solver=rk4"], "choose solver"), (["temprature=1.5"], "KEY=VALUE"), \
-            (["steps"], "KEY=VALUE"), (["eta=popov:x"], "bad --eta"), (["t_start=5"], "must lie in (0.001, T="):
+            (["steps"], "KEY=VALUE"), (["eta=popov:x"], "bad --eta"), (["t_start=5"], "must lie in (0.001, T="), \
+            (["guidance=2"], "trained without diffusion.cond_dropout"), (["guidance=-1"], "guidance=-1"):
         bad_out = tmp_path / "bad.pt"
         assert cli_main(["export", "--checkpoint", str(train_ckpt), "--out", str(bad_out), "--synth-defaults", *bad]) == 2
         err = capsys.readouterr().err
