@@ -141,8 +141,26 @@ def test_from_truth_small_start_is_resynthesis_and_from_T_is_not(tmp_path):
     resynth = float((mel_of(torch.from_numpy(tts.vocoder(true[None])[0].numpy())) - true).abs().mean())
     assert err["ts0.002"] < resynth + 0.1
     assert err["ts1"] > err["ts0.002"] + 0.2
-    with pytest.raises(ValueError, match="outside"):
-        from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out2", starts=[1.5], log=lambda m: None)
-    with pytest.raises(FileNotFoundError):
+    for bad in (1.5, 0.0005, 0.001):
+        with pytest.raises(ValueError, match=rf"start time {bad!r} outside \(0.001, T=1\]"):
+            from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out2", starts=[bad],
+                            log=lambda m: None)
+    # the dir names hold only t_s: a rerun with other settings is refused, the same settings resume (a repeated
+    # t_s runs once)
+    with pytest.raises(ValueError, match=r"steps_per_unit=10 \(this run: 100\).*another --out-dir"):
+        from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out", starts=[1.0],
+                        steps_per_unit=100, log=lambda m: None)
+    said = []
+    again = from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out", starts=[1.0, 1.0, 0.002],
+                            log=said.append)
+    assert [d.name for d in again] == ["ts1", "ts0.002"] and said == []  # nothing left to do
+    for bad_steps in (0, 1001):
+        with pytest.raises(ValueError, match="steps_per_unit must be an integer in"):
+            from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "out4", starts=[0.5],
+                            steps_per_unit=bad_steps, log=lambda m: None)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        from_truth_grid(None, tmp_path / "list.txt", tmp_path / "tg", tmp_path / "afile", starts=[0.5], log=lambda m: None)
+    with pytest.raises(FileNotFoundError, match="TextGrid directory not found"):
         from_truth_grid(None, tmp_path / "list.txt", tmp_path / "nowhere", tmp_path / "out3", starts=[0.5],
                         log=lambda m: None)

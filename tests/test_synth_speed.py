@@ -112,6 +112,16 @@ def test_stream_checks_its_arguments_before_decoding(demo):
         demo.synth_stream("Hello.", speaker="slt", steps=0)
     with pytest.raises(ValueError, match="unknown speaker"):
         demo.synth_stream("Hello.", speaker="nobody")
+    with pytest.raises(ValueError, match="needs a decoder trained with diffusion.cond_dropout"):
+        demo.synth_stream("Hello.", speaker="slt", guidance=1.5)  # the demo voice has no unconditional model
+
+
+def test_cli_out_dash_writes_nothing_for_a_refused_guidance(demo):
+    cmd = [sys.executable, "-m", "levytts", "synth", "--text", "Hello.", "--speaker", "awb", "--guidance", "1.5",
+           "--threads", "1", "--out", "-"]
+    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 2 and proc.stdout == b""  # no WAV header for a stream that never starts
+    assert b"guidance 1.5 needs" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_cli_out_dash_streams_a_valid_wav(demo, tmp_path):

@@ -414,3 +414,6 @@ def test_t_sampling_edm_draws_the_training_times_from_that_law(monkeypatch):
     assert calls == [dict(law="edm", lognormal=(-1.0, 0.5), uniform_fraction=0.0)]
     with pytest.raises(ValueError, match="t_sampling must be uniform or edm"):
         tiny_model("avg_voice", durations="textgrid", t_sampling="beta")
+    for bad in ([0.0, -1.0], [math.nan, 1.0], "abc", [0.0], 3.0):
+        with pytest.raises(ValueError, match=r"diffusion.t_lognormal must be \[P_mean, P_std\]"):
+            tiny_model("avg_voice", durations="textgrid", t_sampling="edm", t_lognormal=bad)

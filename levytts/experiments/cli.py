@@ -17,7 +17,7 @@ from levytts.experiments.imbalanced import (
     write_table,
 )
 from levytts.shard import parse_shard
-from levytts.tts.synth import GUIDANCE_MAX, parse_eta
+from levytts.tts.synth import GUIDANCE_MAX, STEPS_MAX, parse_eta
 
 
 def add_arguments(parser) -> None:
@@ -60,10 +60,11 @@ def add_arguments(parser) -> None:
     p.add_argument("--checkpoint", default=None, help="training or exported checkpoint (default: the bundled demo voice)")
     p.add_argument("--filelist", required=True, help="utterances with recordings and TextGrids (e.g. a test list)")
     p.add_argument("--textgrid-dir", required=True, help="<dir>/<speaker>/<utt_id>.TextGrid (the corpus' durations)")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir", required=True,
+                   help="ts<t_s>/ dirs; existing wavs are kept (resume); a dir made with other settings is refused")
     p.add_argument("--starts", nargs="+", type=positive_float, default=[0.06, 0.1, 0.2, 0.5, 1.0],
                    help="start times t_s in (0.001, T] (default 0.06 0.1 0.2 0.5 1)")
-    p.add_argument("--steps-per-unit", type=positive_int, default=10,
+    p.add_argument("--steps-per-unit", type=number(integer=True, low=1, high=STEPS_MAX), default=10,
                    help="ODE steps per unit of t: round(K·t_s) steps, at least 1 (default 10: N = 10 from T)")
     p.add_argument("--solver", default="ei", choices=["euler", "ei"])
     add_seed_option(p)

@@ -23,6 +23,7 @@ side and says whether each effect replicates.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 import time
@@ -178,35 +179,58 @@ def from_truth_grid(checkpoint: str | Path | None, filelist: str | Path, textgri
     data instead of a guide. Small t_s is resynthesis; t_s = T is sampling from T with the true durations. Scoring the
     ``ts<t_s>`` dirs with `levytts eval` (WER against the sentence) shows at which noise level the words go.
 
-    Writes ``<out_dir>/ts<t_s>/<utt_id>.wav`` (existing wavs are kept); each utterance has its own generator
-    (:func:`levytts.levy.sample_seeds` by its position in the filelist, as :func:`synth_grid`). FileNotFoundError for
-    a missing TextGrid; ValueError for a t_s outside (0, T] or an utterance whose TextGrid phones are not in the
-    checkpoint's symbol table (the error names the file). Returns the condition dirs.
+    Writes ``<out_dir>/ts<t_s>/<utt_id>.wav`` (existing wavs are kept, so a run resumes) and
+    ``<out_dir>/from_truth.json`` with the settings the wavs were made with (checkpoint, steps_per_unit, solver,
+    seed, vocoder): a later run into the same dir with other settings is refused (the dir names hold only t_s).
+    Each utterance has its own generator (:func:`levytts.levy.sample_seeds` by its position in the filelist, as
+    :func:`synth_grid`). FileNotFoundError for a missing TextGrid dir or file; ValueError for a t_s outside
+    (0.001, T], steps_per_unit outside [1, 1000], an out_dir that is a file or was made with other settings, or an
+    utterance whose TextGrid phones are not in the checkpoint's symbol table (the error names the file). Repeated
+    t_s values run once. Returns the condition dirs.
     """
-    from levytts.audio.io import save_wav
+    from levytts.audio.io import atomic_write, save_wav
     from levytts.audio.mel import LOG_CLAMP
     from levytts.data import read_filelist
     from levytts.levy import StableNoise, sample, sample_generators, time_grid
     from levytts.tts.alignment import durations_to_path, sequence_mask
     from levytts.tts.data import TTSDataset
     from levytts.tts.model import MEL_CEILING
+    from levytts.tts.synth import STEPS_MAX
 
     log_floor = math.log(LOG_CLAMP)
     utts = read_filelist(filelist)
     tts = load_tts(checkpoint, vocoder, device)
     model = tts.model
-    starts = [float(t) for t in starts]
+    starts = list(dict.fromkeys(float(t) for t in starts))  # a repeated t_s would only redo the same wavs
     T = float(model.proc.T)
+    t_eps = 1e-3  # the samplers' end point (levytts.levy.time_grid)
     for ts in starts:
-        if not 1e-3 < ts <= T:
-            raise ValueError(f"start time {ts:g} outside (0, T={T:g}]")
+        if not t_eps < ts <= T:
+            raise ValueError(f"start time {ts!r} outside ({t_eps:g}, T={T:g}]")
     if solver not in ("euler", "ei"):
         raise ValueError(f"solver must be euler or ei, got {solver!r}")
+    if not (isinstance(steps_per_unit, int) and 1 <= steps_per_unit <= STEPS_MAX):
+        raise ValueError(f"steps_per_unit must be an integer in [1, {STEPS_MAX}], got {steps_per_unit!r}")
+    if not Path(textgrid_dir).is_dir():
+        raise FileNotFoundError(f"TextGrid directory not found: {textgrid_dir}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out-dir {out_dir} is a file, not a directory")
+    settings = {"checkpoint": "bundled demo voice" if checkpoint is None else str(Path(checkpoint).resolve()),
+                "steps_per_unit": steps_per_unit, "solver": solver, "seed": int(seed), "vocoder": str(vocoder)}
+    record = out_dir / "from_truth.json"
+    if record.is_file():
+        old = json.loads(record.read_text())
+        changed = [f"{k}={old.get(k)!r} (this run: {v!r})" for k, v in settings.items() if old.get(k) != v]
+        if changed:
+            raise ValueError(f"{out_dir} holds wavs made with {', '.join(changed)}; give another --out-dir")
     for u in utts:
         tts.speaker_id(u.speaker)  # unknown speaker → clear error before any work
     data = TTSDataset(utts, tts.symbols, tts.speakers, tts.cfg["data"], str(textgrid_dir), add_blank=False,
                       cache=False, log=None)
-    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(record) as tmp:
+        tmp.write_text(json.dumps(settings, indent=1) + "\n")
     dirs = [out_dir / f"ts{ts:g}" for ts in starts]
     for i, u in enumerate(data.utts):
         todo = [(ts, d) for ts, d in zip(starts, dirs) if not (d / f"{u.utt_id}.wav").is_file()]

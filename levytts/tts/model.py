@@ -101,9 +101,16 @@ class LevyTTS(nn.Module):
         self.t_sampling = diffusion.get("t_sampling") or "uniform"
         if self.t_sampling not in ("uniform", "edm"):
             raise ValueError(f"diffusion.t_sampling must be uniform or edm, got {self.t_sampling!r}")
-        self.t_lognormal = tuple(float(v) for v in (diffusion.get("t_lognormal") or (-1.2, 1.2)))
-        if len(self.t_lognormal) != 2:
-            raise ValueError(f"diffusion.t_lognormal must be [P_mean, P_std], got {list(self.t_lognormal)}")
+        lognormal = diffusion.get("t_lognormal") or (-1.2, 1.2)
+        try:
+            if isinstance(lognormal, str) or len(lognormal) != 2:
+                raise ValueError
+            self.t_lognormal = tuple(float(v) for v in lognormal)
+        except (TypeError, ValueError):
+            raise ValueError(f"diffusion.t_lognormal must be [P_mean, P_std] (two numbers), got {lognormal!r}") from None
+        if not (all(math.isfinite(v) for v in self.t_lognormal) and self.t_lognormal[1] > 0):
+            raise ValueError(f"diffusion.t_lognormal must be [P_mean, P_std] with finite values and P_std > 0, got "
+                             f"{list(self.t_lognormal)}")
         self.t_uniform_fraction = float(diffusion.get("t_uniform_fraction", 0.5))
         # absent from checkpoints written before it existed: those never dropped μ
         self.cond_dropout = float(diffusion.get("cond_dropout") or 0.0)
@@ -172,13 +179,8 @@ class LevyTTS(nn.Module):
         conditional model alone (one network call per step); w ≠ 1 costs two calls per step and needs a decoder
         trained with ``cond_dropout`` > 0 (ValueError otherwise: its unconditional output was never learnt).
         """
-        guidance = float(guidance)
-        if not math.isfinite(guidance) or guidance < 0:
-            raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
+        guidance = self.check_guidance(guidance)
         if guidance != 1.0:
-            if self.cond_dropout <= 0:
-                raise ValueError(f"guidance {guidance:g} needs a decoder trained with diffusion.cond_dropout > 0 "
-                                 "(this one never learnt the unconditional model); use guidance 1")
             eps_c = self._eps_fn(mask, mu, spk_emb)
             eps_u = self._eps_fn(mask, torch.zeros_like(mu), spk_emb)
 
@@ -188,6 +190,17 @@ class LevyTTS(nn.Module):
 
             return guided
         return self._eps_fn(mask, mu, spk_emb)
+
+    def check_guidance(self, guidance) -> float:
+        """``guidance`` as a float; ValueError for a non-finite or negative one, or for w ≠ 1 on a decoder trained
+        without ``cond_dropout`` (it never learnt the unconditional model)."""
+        guidance = float(guidance)
+        if not math.isfinite(guidance) or guidance < 0:
+            raise ValueError(f"guidance must be a finite number >= 0, got {guidance!r}")
+        if guidance != 1.0 and self.cond_dropout <= 0:
+            raise ValueError(f"guidance {guidance!r} needs a decoder trained with diffusion.cond_dropout > 0 "
+                             "(this one never learnt the unconditional model); use guidance 1")
+        return guidance
 
     def _eps_fn(self, mask, mu, spk_emb):
         net = self.net_fn(mask, mu, spk_emb)

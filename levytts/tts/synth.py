@@ -237,6 +237,7 @@ class TTS:
             raise ValueError("empty text: give the words to speak (--text \"...\" or a --file with one text per line)")
         kw = {k: self.defaults[k] if v is None else v for k, v in given.items()}
         kw, length_scale, pause_seconds, seed = check_synth_numbers(kw, length_scale, pause_seconds, seed)
+        self.model.check_guidance(kw["guidance"])  # before any output (`--out -` writes its header first)
         spk = self.speaker_id(speaker)
         sentences = split_sentences(str(text))
         batches = [self.texts_to_batch([sentence]) for sentence in sentences]
