@@ -121,9 +121,8 @@ def synth_grid(checkpoint: str | Path | None, filelist: str | Path, out_dir: str
     wavs already exist. Writes ``out_dir/<spec.dirname>/<utt_id>.wav``; an existing wav is kept (resumable).
     ``t_start``: start the reverse process at t_start < T (see LevyTTS.synthesise; default: the checkpoint's
     stored default, else T); ``temperature``, ``guidance`` (classifier-free guidance scale on μ) and ``grid`` (the
-    time grid, :func:`levytts.levy.time_grid`) likewise default to
-    the checkpoint's, and are not part of the condition dir names. ``shard`` (i, n): only the utterances at positions p with p % n == i
-    (:mod:`levytts.shard`); their seeds are still their positions in the whole filelist, so n shards run in parallel
+    time grid, :func:`levytts.levy.time_grid`) likewise default to the checkpoint's, and are not part of the condition
+    dir names. ``shard`` (i, n): only the utterances at positions p with p % n == i (:mod:`levytts.shard`); their seeds are still their positions in the whole filelist, so n shards run in parallel
     write exactly the files of one unsharded run into the same directories. Returns seconds spent per condition.
     """
     from levytts.audio.io import save_wav
@@ -189,15 +188,12 @@ def from_truth_grid(checkpoint: str | Path | None, filelist: str | Path, textgri
     t_s values run once. Returns the condition dirs.
     """
     from levytts.audio.io import atomic_write, save_wav
-    from levytts.audio.mel import LOG_CLAMP
     from levytts.data import read_filelist
     from levytts.levy import StableNoise, sample, sample_generators, time_grid
     from levytts.tts.alignment import durations_to_path, sequence_mask
     from levytts.tts.data import TTSDataset
-    from levytts.tts.model import MEL_CEILING
     from levytts.tts.synth import STEPS_MAX
 
-    log_floor = math.log(LOG_CLAMP)
     utts = read_filelist(filelist)
     tts = load_tts(checkpoint, vocoder, device)
     model = tts.model
@@ -257,11 +253,7 @@ def from_truth_grid(checkpoint: str | Path | None, filelist: str | Path, textgri
                 times = time_grid(max(1, round(steps_per_unit * ts)), T, t_start=None if ts >= T else ts)
                 z0 = sample(model.eps_fn(y_mask, mu, spk_emb), x, times, process=model.proc, sampler="ode",
                             solver=solver, noise=noise)
-                if model.prior_mean == "mu":
-                    z0 = z0 + mu
-                # the output range of LevyTTS.synthesise: non-finite or out-of-range values never reach the vocoder
-                out = torch.nan_to_num(model.denormalise(z0)[..., :n], nan=log_floor, posinf=MEL_CEILING,
-                                       neginf=log_floor).clamp(log_floor, MEL_CEILING)
+                out = model.output_mel(z0, mu)[..., :n]  # synthesise's output range: nothing odd reaches the vocoder
                 save_wav(d / f"{u.utt_id}.wav", tts.vocoder(out)[0].float().cpu().numpy(), tts.sample_rate)
         log(f"{u.utt_id}: {len(todo)} start(s)")
     return dirs

@@ -297,12 +297,15 @@ def _check_t_start(checkpoint, defaults: dict) -> None:
 def _check_guidance(checkpoint, defaults: dict) -> None:
     """A stored guidance w != 1 needs a decoder trained with diffusion.cond_dropout > 0, else every later synthesis
     with the exported file would fail: ValueError here instead."""
+    from levytts.tts.model import check_guidance
+
     w = defaults.get("guidance")
     if w is None or float(w) == 1.0:
         return
-    if not float(load_checkpoint(checkpoint).cfg["diffusion"].get("cond_dropout") or 0) > 0:
-        raise ValueError(f"--synth-defaults guidance={w:g}: this decoder was trained without diffusion.cond_dropout, "
-                         "so it has no unconditional model to guide against; store guidance=1 or leave it out")
+    try:
+        check_guidance(w, load_checkpoint(checkpoint).cfg["diffusion"].get("cond_dropout"))
+    except ValueError as err:
+        raise ValueError(f"--synth-defaults guidance={w:g}: {err}") from None
 
 
 def export_main(args) -> int:

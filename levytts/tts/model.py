@@ -54,6 +54,20 @@ def process_from_config(diffusion) -> LevyVP:
         raise ValueError(f"diffusion config has no alpha (keys: {', '.join(map(str, diffusion))})")
     return LevyVP(alpha=float(diffusion["alpha"]), schedule=schedule, **betas)
 
+def check_guidance(guidance, cond_dropout: float) -> float:
+    """``guidance`` as a float; ValueError for a non-finite or negative one, or for w ≠ 1 on a decoder trained with
+    ``cond_dropout`` = 0 (it never learnt the unconditional model that classifier-free guidance needs). The one rule
+    for synthesis (:meth:`LevyTTS.check_guidance`) and for export's stored defaults."""
+    guidance = float(guidance)
+    if not math.isfinite(guidance) or guidance < 0:
+        raise ValueError(f"guidance must be a finite number >= 0, got {guidance!r}")
+    if guidance != 1.0 and not float(cond_dropout or 0) > 0:
+        raise ValueError(f"guidance {guidance!r} needs a decoder trained with diffusion.cond_dropout > 0 (this one was "
+                         "trained without diffusion.cond_dropout: it never learnt the unconditional model); use "
+                         "guidance 1")
+    return guidance
+
+
 class LevyTTS(nn.Module):
     """The acoustic model.
 
@@ -192,15 +206,8 @@ class LevyTTS(nn.Module):
         return self._eps_fn(mask, mu, spk_emb)
 
     def check_guidance(self, guidance) -> float:
-        """``guidance`` as a float; ValueError for a non-finite or negative one, or for w ≠ 1 on a decoder trained
-        without ``cond_dropout`` (it never learnt the unconditional model)."""
-        guidance = float(guidance)
-        if not math.isfinite(guidance) or guidance < 0:
-            raise ValueError(f"guidance must be a finite number >= 0, got {guidance!r}")
-        if guidance != 1.0 and self.cond_dropout <= 0:
-            raise ValueError(f"guidance {guidance!r} needs a decoder trained with diffusion.cond_dropout > 0 "
-                             "(this one never learnt the unconditional model); use guidance 1")
-        return guidance
+        """:func:`check_guidance` for this decoder."""
+        return check_guidance(guidance, self.cond_dropout)
 
     def _eps_fn(self, mask, mu, spk_emb):
         net = self.net_fn(mask, mu, spk_emb)
@@ -272,6 +279,26 @@ class LevyTTS(nn.Module):
         out["loss"] = sum(out.values())
         return out
 
+    def output_mel(self, z0: torch.Tensor, mu_y: torch.Tensor, mel_ceiling: float = MEL_CEILING,
+                   stacklevel: int = 2) -> torch.Tensor:
+        """A sampler's end state z0 (B, n_mels, T) → raw log-mel of the same shape: μ added back under the N(μ, ·)
+        prior, denormalised, non-finite values set to silence (with a RuntimeWarning saying how many) and clamped
+        to [log(LOG_CLAMP), mel_ceiling]."""
+        from levytts.audio.mel import LOG_CLAMP
+
+        log_floor = math.log(LOG_CLAMP)
+        if self.prior_mean == "mu":
+            z0 = z0 + mu_y
+        # A few-step sampler with heavy-tailed ξ (or an untrained net) can overshoot; log-mels below
+        # log(LOG_CLAMP) do not exist in the analysis, and non-finite values would break any vocoder.
+        n_bad = int((~torch.isfinite(z0)).sum())
+        if n_bad:  # say so: the clamp below would otherwise turn a diverged sample into silence unnoticed
+            warnings.warn(f"the reverse diffusion diverged: {n_bad} non-finite mel values were set to silence; try "
+                          f"a truncated start (--t-start 0.8), --grid log_snr or more --steps", RuntimeWarning,
+                          stacklevel=stacklevel)
+        mel = torch.nan_to_num(self.denormalise(z0), nan=log_floor, posinf=mel_ceiling, neginf=log_floor)
+        return mel.clamp(log_floor, mel_ceiling)
+
     def _random_segments(self, y, mu_y, y_mask, y_lengths):
         """Random ``segment_frames``-long crops (Grad-TTS's out_size), padded to the U-Net's multiple."""
         seg = self.segment_frames
@@ -326,9 +353,6 @@ class LevyTTS(nn.Module):
             dict: ``mel`` (B, n_mels, T) raw log-mel (zero past each length), ``mu`` (B, n_mels, T) encoder output
             in raw units, ``mel_lengths`` (B,), ``durations`` (B, L).
         """
-        from levytts.audio.mel import LOG_CLAMP
-
-        log_floor = math.log(LOG_CLAMP)
         B = ids.shape[0]
         spk_emb = self.speaker_embedding(spk, B, ids.device)
         mu_x, logw, x_mask = self.encode(ids, id_lengths, spk_emb)
@@ -349,19 +373,9 @@ class LevyTTS(nn.Module):
         # x_T = γ(t_start or T)·ξ/τ: from T, or a truncated start (the a(t_start)·z_0 part of x_t is dropped)
         x_T = self.proc.prior(mu_y.shape, noise=noise, t=t_start, device=mu_y.device, dtype=mu_y.dtype) \
             / float(temperature)
-        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb, guidance), x_T, times, process=self.proc, sampler=sampler, solver=solver,
-                    eta=eta, noise=noise)
-        if self.prior_mean == "mu":
-            z0 = z0 + mu_y
+        z0 = sample(self.eps_fn(y_mask, mu_y, spk_emb, guidance), x_T, times, process=self.proc, sampler=sampler,
+                    solver=solver, eta=eta, noise=noise)
         Tm = int(y_lengths.max())
-        # A few-step sampler with heavy-tailed ξ (or an untrained net) can overshoot; log-mels below
-        # log(LOG_CLAMP) do not exist in the analysis, and non-finite values would break any vocoder.
-        n_bad = int((~torch.isfinite(z0)).sum())
-        if n_bad:  # say so: the clamp below would otherwise turn a diverged sample into silence unnoticed
-            warnings.warn(f"the reverse diffusion diverged: {n_bad} non-finite mel values were set to silence; try "
-                          f"a truncated start (--t-start 0.8), --grid log_snr or more --steps", RuntimeWarning,
-                          stacklevel=3)
-        mel = torch.nan_to_num(self.denormalise(z0), nan=log_floor, posinf=mel_ceiling, neginf=log_floor)
-        mel = mel.clamp(log_floor, mel_ceiling) * y_mask
+        mel = self.output_mel(z0, mu_y, mel_ceiling, stacklevel=4) * y_mask
         return {"mel": mel[..., :Tm], "mu": (self.denormalise(mu_y) * y_mask)[..., :Tm], "mel_lengths": y_lengths,
                 "durations": durations}
