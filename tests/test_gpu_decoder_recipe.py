@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from test_tts_training import AVG_VOICE_TINY, _state, corpus, tiny_cfg  # noqa: F401  (corpus: the fixture)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "egs" / "offline_imbalanced" / "gpu_decoder.py"
