@@ -142,7 +142,12 @@ def test_avg_voice_stages_and_synth_cli(corpus, tmp_path, capsys):
     out = tmp_path / "x.wav"
     assert cli_main(["synth", "--checkpoint", str(dec), "--text", "Hello world. Thank you.", "--speaker", "bb",
                      "--steps", "2", "--vocoder", "griffin-lim", "--out", str(out), "--save-mel"]) == 0
-    assert "RTF decoder" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert "RTF decoder" in summary and "(N=2, ode/euler)," in summary  # plain sampler from T: nothing more named
+    assert cli_main(["synth", "--checkpoint", str(dec), "--text", "Hello world.", "--speaker", "bb", "--steps", "2",
+                     "--vocoder", "griffin-lim", "--out", str(tmp_path / "y.wav"), "--temperature", "1.5", "--t-start",
+                     "0.5"]) == 0
+    assert "(N=2, ode/euler, τ=1.5, t_start=0.5)," in capsys.readouterr().out
     import soundfile as sf
 
     audio, sr = sf.read(out)

@@ -124,13 +124,18 @@ def tune_malloc() -> bool:
 
 
 def _summary(where, res: dict, n_sentences: int, tts: TTS, args) -> str:
-    used = {k: tts.defaults[k] if getattr(args, k) is None else getattr(args, k) for k in ("steps", "sampler", "solver")}
+    keys = ("steps", "sampler", "solver", "temperature", "guidance", "t_start")
+    used = {k: tts.defaults[k] if getattr(args, k) is None else getattr(args, k) for k in keys}
+    # the settings that move the sample away from the plain sampler from T, named when they are in effect
+    extra = "".join(f", {name}={float(used[k]):g}" for k, name, plain in
+                    (("temperature", "τ", 1.0), ("guidance", "w", 1.0), ("t_start", "t_start", None))
+                    if used[k] is not None and (plain is None or float(used[k]) != plain))
     voc = "none" if tts.vocoder is None else tts.vocoder.name + (
         f", {tts.vocoder.backend}" if getattr(tts.vocoder, "backend", "torch") != "torch" else "")
     if tts.dtype != "float32":
         voc += f", {tts.dtype}"
     return (f"{where}: {res['seconds']:.2f} s audio, {n_sentences} sentence(s); "
-            f"RTF decoder {res['rtf_decoder']:.3f} (N={used['steps']}, {used['sampler']}/{used['solver']}), "
+            f"RTF decoder {res['rtf_decoder']:.3f} (N={used['steps']}, {used['sampler']}/{used['solver']}{extra}), "
             f"with vocoder ({voc}) {res['rtf_total']:.3f}")
 
 
