@@ -106,7 +106,9 @@ def test_export_cli(train_ckpt, tmp_path, capsys):
     capsys.readouterr()
     for bad, said in (["steps=0"], "steps=0"), (["solver=rk4"], "choose solver"), (["temprature=1.5"], "KEY=VALUE"), \
             (["steps"], "KEY=VALUE"), (["eta=popov:x"], "bad --eta"), (["t_start=5"], "must lie in (0.001, T="), \
-            (["guidance=2"], "trained without diffusion.cond_dropout"), (["guidance=-1"], "guidance=-1"):
+            (["guidance=2"], "trained without diffusion.cond_dropout"), (["guidance=-1"], "guidance=-1"), \
+            (["steps=4", "solver=ei", "steps=10"], "steps is given more than once"), \
+            (["t-start=0.5", "t_start=none"], "t_start is given more than once"):
         bad_out = tmp_path / "bad.pt"
         assert cli_main(["export", "--checkpoint", str(train_ckpt), "--out", str(bad_out), "--synth-defaults", *bad]) == 2
         err = capsys.readouterr().err

@@ -240,7 +240,7 @@ def synth_main(args) -> int:
 def parse_synth_defaults(items: list[str] | None) -> dict:
     """``["solver=ei", "steps=4"]`` → ``{"solver": "ei", "steps": 4}``, each value checked and converted as
     the `levytts synth` option of the same name does (``t-start`` and ``t_start`` both name ``--t-start``;
-    ``t_start=none`` stores "from T" explicitly). ValueError naming the item otherwise."""
+    ``t_start=none`` stores "from T" explicitly). ValueError naming the item otherwise, also for a key given twice."""
     parser = argparse.ArgumentParser(add_help=False)
     add_synth_arguments(parser)
     actions = {a.dest: a for a in parser._actions}
@@ -250,6 +250,8 @@ def parse_synth_defaults(items: list[str] | None) -> dict:
         key = key.strip().lstrip("-").replace("-", "_")
         if not sep or key not in SYNTH_DEFAULTS:
             raise ValueError(f"--synth-defaults {item!r}: give KEY=VALUE with KEY one of {', '.join(SYNTH_DEFAULTS)}")
+        if key in out:  # `steps=4 … steps=10`: which one was meant is not ours to guess
+            raise ValueError(f"--synth-defaults {item!r}: {key} is given more than once")
         text = text.strip()
         if key == "t_start" and text.lower() in ("none", "t", ""):
             out[key] = None
