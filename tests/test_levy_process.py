@@ -1,11 +1,12 @@
 """Schedule identities of LévyVP and DLPM, losses."""
 import math
+import re
 
 import pytest
 import torch
 from scipy import integrate
 
-from levytts.levy import DLPM, LevyVP, denoising_loss, eps_loss, median_of_means, per_sample_loss
+from levytts.levy import DLPM, LevyVP, check_t_law, denoising_loss, eps_loss, median_of_means, per_sample_loss
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "linear"])
@@ -212,3 +213,12 @@ def test_sample_t_edm_law_is_the_stated_mixture():
         proc.sample_t(4, law="edm", uniform_fraction=1.5)
     with pytest.raises(ValueError, match="std > 0"):
         proc.sample_t(4, law="edm", lognormal=(-1.2, 0.0))
+    with pytest.raises(ValueError, match=r"lognormal must be \[P_mean, P_std\] \(two numbers\)"):
+        proc.sample_t(4, law="edm", lognormal=(1.0,))
+    # the one checker of these arguments (the TTS model calls it on its config at construction)
+    assert check_t_law("edm", [-1, "0.5"], "0.25") == ("edm", (-1.0, 0.5), 0.25)
+    for args, said in ((("beta",), "unknown training-time law 'beta'; valid: uniform, edm"),
+                       (("uniform", "ab"), "two numbers"), (("edm", (0.0, math.inf)), "std > 0"),
+                       (("edm", (0.0, 1.0), None), "uniform_fraction must be a number")):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            check_t_law(*args)

@@ -417,3 +417,6 @@ def test_t_sampling_edm_draws_the_training_times_from_that_law(monkeypatch):
     for bad in ([0.0, -1.0], [math.nan, 1.0], "abc", [0.0], 3.0):
         with pytest.raises(ValueError, match=r"diffusion.t_lognormal must be \[P_mean, P_std\]"):
             tiny_model("avg_voice", durations="textgrid", t_sampling="edm", t_lognormal=bad)
+    for bad in (1.5, -0.1, "half"):  # at construction, not at the first training step
+        with pytest.raises(ValueError, match="diffusion.t_uniform_fraction: uniform_fraction must"):
+            tiny_model("avg_voice", durations="textgrid", t_sampling="edm", t_uniform_fraction=bad)

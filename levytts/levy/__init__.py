@@ -17,7 +17,7 @@ from levytts.levy.noise import (
     sample_seeds,
     stable,
 )
-from levytts.levy.process import DLPM, LevyVP
+from levytts.levy.process import DLPM, T_LAWS, LevyVP, check_t_law
 from levytts.levy.sampling import (
     DLPM_SAMPLERS,
     GRIDS,
@@ -34,7 +34,7 @@ from levytts.levy.spec import EtaSpec, SamplerSpec, eta_preset
 
 __all__ = [
     "DLPM", "DLPM_SAMPLERS", "EtaSpec", "GRIDS", "LOSSES", "LevyVP", "PREDICTIONS", "SAMPLERS", "SOLVERS",
-    "STRUCTURES", "SamplerSpec", "StableNoise", "denoising_loss", "dlim_sample", "dlpm_sample", "edm_denoiser",
+    "STRUCTURES", "SamplerSpec", "StableNoise", "T_LAWS", "check_t_law", "denoising_loss", "dlim_sample", "dlpm_sample", "edm_denoiser",
     "eps_loss", "eta_preset", "eta_schedule", "isotropic_stable", "median_of_means", "per_sample_loss",
     "positive_stable", "power_eta", "sample", "sample_generators", "sample_seeds", "stable", "time_grid",
 ]

@@ -44,6 +44,34 @@ def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return v.reshape(v.shape[0], *([1] * (like.ndim - 1)))
 
 
+T_LAWS = ("uniform", "edm")  # the training-time laws of LevyVP.sample_t
+
+
+def check_t_law(law: str, lognormal=(-1.2, 1.2), uniform_fraction: float = 0.5) -> tuple[str, tuple[float, float], float]:
+    """The arguments of :meth:`LevyVP.sample_t`, checked once (the TTS model checks its config with it at
+    construction, before any draw): returns (law, (P_mean, P_std), uniform_fraction) as str, floats, float.
+
+    Raises ValueError (one line, naming the argument) for an unknown law, a ``lognormal`` that is not two finite
+    numbers with P_std > 0, or a ``uniform_fraction`` outside [0, 1]."""
+    if law not in T_LAWS:
+        raise ValueError(f"unknown training-time law {law!r}; valid: {', '.join(T_LAWS)}")
+    try:
+        if isinstance(lognormal, str) or len(lognormal) != 2:
+            raise ValueError
+        p_mean, p_std = (float(v) for v in lognormal)
+    except (TypeError, ValueError):
+        raise ValueError(f"lognormal must be [P_mean, P_std] (two numbers), got {lognormal!r}") from None
+    if not (math.isfinite(p_mean) and math.isfinite(p_std) and p_std > 0):
+        raise ValueError(f"lognormal needs a finite mean and a std > 0, got {list(lognormal)}")
+    try:
+        fraction = float(uniform_fraction)
+    except (TypeError, ValueError):
+        raise ValueError(f"uniform_fraction must be a number in [0, 1], got {uniform_fraction!r}") from None
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"uniform_fraction must lie in [0, 1], got {uniform_fraction}")
+    return law, (p_mean, p_std), fraction
+
+
 @dataclass(frozen=True)
 class LevyVP:
     """The LIM α-stable variance-preserving process.
@@ -141,21 +169,15 @@ class LevyVP:
         4 % of the draws below σ = 0.1, where the fine detail of a mel is denoised; the EDM log-normal puts 18 %
         there (and 50 % below σ = 0.3). ValueError for an unknown law or a fraction outside [0, 1].
         """
+        law, (p_mean, p_std), uniform_fraction = check_t_law(law, lognormal, uniform_fraction)
         dev = device if generator is None else generator.device
         u = torch.rand(batch, generator=generator, device=dev)
         t = self.t_min + (float(self.T) - self.t_min) * u
         if law == "uniform":
             return t
-        if law != "edm":
-            raise ValueError(f"unknown training-time law {law!r}; valid: uniform, edm")
-        if not 0.0 <= float(uniform_fraction) <= 1.0:
-            raise ValueError(f"uniform_fraction must lie in [0, 1], got {uniform_fraction}")
-        p_mean, p_std = (float(v) for v in lognormal)
-        if not (math.isfinite(p_mean) and math.isfinite(p_std) and p_std > 0):
-            raise ValueError(f"lognormal needs a finite mean and a std > 0, got {lognormal}")
         sigma = torch.exp(p_mean + p_std * torch.randn(batch, generator=generator, device=dev, dtype=torch.float64))
         t_ln = self.t_from_lam(sigma / math.sqrt(2.0)).to(t.dtype)
-        keep_uniform = torch.rand(batch, generator=generator, device=dev) < float(uniform_fraction)
+        keep_uniform = torch.rand(batch, generator=generator, device=dev) < uniform_fraction
         return torch.where(keep_uniform, t, t_ln)
 
     def t_from_lam(self, lam: torch.Tensor, iters: int = 60) -> torch.Tensor:

@@ -19,7 +19,17 @@ import warnings
 import torch
 from torch import nn
 
-from levytts.levy import PREDICTIONS, LevyVP, StableNoise, denoising_loss, edm_denoiser, sample, time_grid
+from levytts.levy import (
+    PREDICTIONS,
+    T_LAWS,
+    LevyVP,
+    StableNoise,
+    check_t_law,
+    denoising_loss,
+    edm_denoiser,
+    sample,
+    time_grid,
+)
 from levytts.tts.alignment import (
     duration_loss,
     durations_to_path,
@@ -111,21 +121,22 @@ class LevyTTS(nn.Module):
         self.structure = diffusion.get("structure", "isotropic")
         self.a_max = diffusion.get("a_max")
         self.mom_groups = int(diffusion.get("mom_groups", 1))
-        # training-time law of t (LevyVP.sample_t); absent from older checkpoints: uniform
-        self.t_sampling = diffusion.get("t_sampling") or "uniform"
-        if self.t_sampling not in ("uniform", "edm"):
-            raise ValueError(f"diffusion.t_sampling must be uniform or edm, got {self.t_sampling!r}")
+        # training-time law of t (LevyVP.sample_t, whose checker is levytts.levy.check_t_law); absent from older
+        # checkpoints: uniform. Checked here, with the config keys named, so that a bad value fails at start-up.
+        law = diffusion.get("t_sampling") or "uniform"
+        if law not in T_LAWS:
+            raise ValueError(f"diffusion.t_sampling must be {' or '.join(T_LAWS)}, got {law!r}")
         lognormal = diffusion.get("t_lognormal") or (-1.2, 1.2)
         try:
-            if isinstance(lognormal, str) or len(lognormal) != 2:
-                raise ValueError
-            self.t_lognormal = tuple(float(v) for v in lognormal)
-        except (TypeError, ValueError):
-            raise ValueError(f"diffusion.t_lognormal must be [P_mean, P_std] (two numbers), got {lognormal!r}") from None
-        if not (all(math.isfinite(v) for v in self.t_lognormal) and self.t_lognormal[1] > 0):
+            _, self.t_lognormal, _ = check_t_law(law, lognormal)
+        except ValueError:
             raise ValueError(f"diffusion.t_lognormal must be [P_mean, P_std] with finite values and P_std > 0, got "
-                             f"{list(self.t_lognormal)}")
-        self.t_uniform_fraction = float(diffusion.get("t_uniform_fraction", 0.5))
+                             f"{lognormal!r}") from None
+        try:
+            self.t_uniform_fraction = check_t_law(law, self.t_lognormal, diffusion.get("t_uniform_fraction", 0.5))[2]
+        except ValueError as err:
+            raise ValueError(f"diffusion.t_uniform_fraction: {err}") from None
+        self.t_sampling = law
         # absent from checkpoints written before it existed: those never dropped μ
         self.cond_dropout = float(diffusion.get("cond_dropout") or 0.0)
         if not 0.0 <= self.cond_dropout < 1.0:
