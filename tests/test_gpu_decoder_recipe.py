@@ -96,8 +96,83 @@ def test_train_then_to_ckpt_gives_a_checkpoint_levytts_synthesises_from(gpu_deco
     assert len(audio) > 0 and np.isfinite(audio).all()
 
 
-def test_errors_are_one_line(gpu_decoder, decoder_run, tmp_path):
+def _error(gpu_decoder, argv, capsys) -> str:
+    """The one line a bad call prints on stderr (argparse's usage line aside), with exit status 2."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        gpu_decoder.main(argv)
+    assert exc.value.code == 2, exc.value.code
+    lines = [x for x in capsys.readouterr().err.splitlines() if x and not x.startswith(("usage:", " "))]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_errors_are_one_line(gpu_decoder, decoder_run, tmp_path, capsys):
+    enc, dec, root = decoder_run
     with pytest.raises(SystemExit, match="usage: gpu_decoder.py"):
         gpu_decoder.main(["fit"])
-    with pytest.raises(SystemExit, match="no shard .*ema_a1.8_0.pt"):
-        gpu_decoder.main(["to-ckpt", str(tmp_path), "1.8", str(tmp_path), str(tmp_path / "x.ckpt")])
+    gpu_decoder.main(["--help"])  # the module's documentation, exit 0
+    assert "to-ckpt" in capsys.readouterr().out
+    pack = tmp_path / "pack"
+    gpu_decoder.main(["pack", str(dec), str(pack), "--split-mel"])
+    out = str(tmp_path / "out")
+    train = ["train", str(pack), out, "--steps", "1", "--batch", "2", "--device", "cpu"]
+    # arguments, checked before anything is read or written
+    assert "each α once" in _error(gpu_decoder, train + ["--alphas", "1.5", "1.5"], capsys)
+    assert "alpha must be in [0.5, 2], got 2.5" in _error(gpu_decoder, train + ["--alphas", "2.5"], capsys)
+    assert "alpha must be in [0.5, 2], got 0.0" in _error(gpu_decoder, train + ["--alphas", "0"], capsys)
+    assert "must be > 0, got 0" in _error(gpu_decoder, train + ["--batch", "0"], capsys)
+    assert "must be > 0, got -5" in _error(gpu_decoder, ["train", str(pack), out, "--budget", "-5"], capsys)
+    if not torch.cuda.is_available():
+        assert "sees no CUDA device" in _error(gpu_decoder, train + ["--device", "cuda"], capsys)
+    # files
+    assert "no pack directory" in _error(gpu_decoder, ["train", str(tmp_path / "nope"), out, "--steps", "1"], capsys)
+    assert "has no hp.json" in _error(gpu_decoder, ["train", str(tmp_path), out, "--steps", "1"], capsys)
+    bad = tmp_path / "bad_pack"
+    bad.mkdir()
+    (bad / "hp.json").write_text((pack / "hp.json").read_text())
+    (bad / "pack.npz").write_bytes((pack / "pack.npz").read_bytes())  # mel.xz not copied along
+    assert "has no mel.xz" in _error(gpu_decoder, ["train", str(bad), out, "--steps", "1", "--device", "cpu"], capsys)
+    assert not Path(out).exists()  # nothing written before the checks
+    assert "--init: no file" in _error(gpu_decoder, train + ["--init", str(tmp_path / "x.pt")], capsys)
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    assert "is not a torch file" in _error(gpu_decoder, train + ["--init", str(tmp_path / "garbage.pt")], capsys)
+    assert "checkpoint not found" in _error(gpu_decoder, ["pack", str(tmp_path / "no.ckpt"), str(tmp_path / "p")], capsys)
+    assert "pack a stage=decoder run" in _error(gpu_decoder, ["pack", str(enc), str(tmp_path / "p")], capsys)
+    line = _error(gpu_decoder, ["to-ckpt", str(tmp_path), "1.8", str(pack), str(tmp_path / "x.ckpt")], capsys)
+    assert line.startswith("gpu_decoder.py to-ckpt: error: no shard") and "ema_a1.8_0.pt" in line
+    assert "is a directory" in _error(gpu_decoder, ["to-ckpt", str(tmp_path), "1.8", str(pack), str(tmp_path)], capsys)
+    assert "must be ≥ 0" in _error(gpu_decoder, ["to-ckpt", str(tmp_path), "1.8", str(pack), "x.ckpt",
+                                                  "--step-offset", "-3"], capsys)
+
+
+def test_init_from_a_training_checkpoint_short_runs_and_mixed_shards(gpu_decoder, decoder_run, tmp_path, capsys):
+    from levytts.tts.checkpoint import load_checkpoint
+
+    _, dec, _ = decoder_run
+    pack = tmp_path / "pack"
+    gpu_decoder.main(["pack", str(dec), str(pack)])
+    out = tmp_path / "out"
+    # --init with the packed run's own checkpoint, zero learning rate: the decoders start (and stay) at its EMA
+    gpu_decoder.main(["train", str(pack), str(out), "--alphas", "1.5", "--batch", "2", "--steps", "2", "--device",
+                      "cpu", "--lr", "1e-30", "--final-lr", "1e-30", "--init", str(dec)])
+    log = (out / "log.txt").read_text()
+    assert "init from" in log and "step 2 a1.5 loss" in log  # a run shorter than 250 steps still reports its loss
+    shard = {**torch.load(out / "ema_a1.5_0.pt")["state"], **torch.load(out / "ema_a1.5_1.pt")["state"]}
+    trained = _state(dec)["state_dict"]
+    assert shard and all(torch.allclose(v, trained[k].float()) for k, v in shard.items())
+    ck_path = tmp_path / "a.ckpt"
+    gpu_decoder.main(["to-ckpt", str(out), "1.5", str(pack), str(ck_path), "--step-offset", "2"])
+    sd = load_checkpoint(ck_path).state_dict
+    assert int(sd["ema.n_averaged"]) == 2 + 2 and int(sd["skipped_steps"]) == 0  # the EMA count carries over
+    # the two halves of different snapshots are refused
+    part = torch.load(out / "ema_a1.5_1.pt")
+    part["step"] = 7
+    torch.save(part, out / "ema_a1.5_1.pt")
+    line = _error(gpu_decoder, ["to-ckpt", str(out), "1.5", str(pack), str(tmp_path / "b.ckpt")], capsys)
+    assert "the shards disagree on step: 2" in line and not (tmp_path / "b.ckpt").exists()
+    # a budget that ends before the step time is measured stops at the budget
+    gpu_decoder.main(["train", str(pack), str(tmp_path / "short"), "--alphas", "2", "--batch", "2", "--budget",
+                      "0.05", "--device", "cpu"])
+    assert "the budget ended at step" in (tmp_path / "short" / "log.txt").read_text()
+    assert (tmp_path / "short" / "ema_a2.0_0.pt").is_file()

@@ -28,6 +28,11 @@ to-ckpt: the shards → a training-format checkpoint that `levytts synth`, `levy
 eval` and `levytts export` read: the pack's config with ALPHA, the frozen encoder and mel statistics, the EMA
 decoder as both the model.* and ema.module.* weights (the raw weights and Adam's state stay on the GPU
 machine), and the global step (shard step + --step-offset, for a run started from a CPU checkpoint).
+The two shards must come from one snapshot (same step, α, batch): a copy stopped mid-way is refused.
+
+--init (train) takes a levytts training checkpoint of the packed run (its EMA decoder, ema.module.decoder.*,
+is what every decoder starts from) or a file in the shard format ({'state': {'ema.module.decoder.…': tensor},
+'step': int}). Bad arguments and files are one-line errors (`gpu_decoder.py <command>: error: …`, exit 2).
 """
 from __future__ import annotations
 
@@ -46,16 +51,98 @@ import torch
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
+class UsageError(Exception):
+    """A one-line error for the user: main() prints ``gpu_decoder.py <command>: error: <message>`` and exits 2."""
+
+
 def encoder_path(cfg: dict) -> str:
     """The frozen encoder's checkpoint: the config's ``model.encoder.pretrained`` where that file exists, else (on
-    another machine) the file of that name in this checkout's levytts/pretrained/ (the bundled demo voice)."""
+    another machine) the file of that name in this checkout's levytts/pretrained/ (the bundled demo voice), said on
+    stdout. UsageError when neither exists."""
     path = cfg["model"]["encoder"].get("pretrained")
-    if path and os.path.isfile(path):
+    if not path:
+        raise UsageError("the pack's config names no frozen encoder (model.encoder.pretrained): pack a stage=decoder run")
+    if os.path.isfile(path):
         return path
-    here = os.path.join(REPO, "levytts", "pretrained", os.path.basename(path or "demo_voice.pt"))
+    here = os.path.join(REPO, "levytts", "pretrained", os.path.basename(path))
     if not os.path.isfile(here):
-        raise SystemExit(f"gpu_decoder.py: error: the frozen encoder {path} is not here, nor {here}")
+        raise UsageError(f"the frozen encoder {path} is not here, nor {here}")
+    print(f"gpu_decoder.py: the frozen encoder {path} is not on this machine: using {here} (same file name)", flush=True)
     return here
+
+
+def read_hp(pack_dir: str) -> dict:
+    """PACK_DIR/hp.json (the packed run's hyper-parameters); UsageError when the directory or file is missing."""
+    if not os.path.isdir(pack_dir):
+        raise UsageError(f"no pack directory {pack_dir} (make one with `gpu_decoder.py pack CKPT {pack_dir}`)")
+    path = os.path.join(pack_dir, "hp.json")
+    if not os.path.isfile(path):
+        raise UsageError(f"{pack_dir} is not a pack: it has no hp.json")
+    try:
+        with open(path) as f:
+            hp = json.load(f)
+        hp["cfg"]["diffusion"], hp["symbols"], hp["speakers"]  # noqa: B018  (the keys train and to-ckpt read)
+    except (ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{path} is not a pack's hp.json ({type(err).__name__}: {err})") from None
+    return hp
+
+
+def parse_alpha(text: str) -> float:
+    """argparse type: an α in [0.5, 2] (levytts.levy.noise.check_alpha), written as train writes it (2 → 2.0)."""
+    from levytts.levy.noise import check_alpha
+
+    try:
+        return check_alpha(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def positive(kind):
+    """argparse type: a number of type ``kind`` that is > 0."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an int ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an int: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+    return value
+
+
+def load_init(path: str) -> tuple[dict, int]:
+    """The EMA decoder weights that --init names: a shard-format file ({"state": {ema.module.*: tensor}, "step"})
+    or a levytts training checkpoint (its ema.module.decoder.* and ema.module.spk_emb.* weights) → (keys without
+    the ``ema.module.`` prefix → fp32 tensor, step). UsageError for a missing or unreadable file."""
+    if not os.path.isfile(path):
+        raise UsageError(f"--init: no file {path}")
+    try:
+        init = torch.load(path, map_location="cpu", weights_only=False)  # a file of one's own (see --help)
+    except Exception as err:  # noqa: BLE001  (pickle, zip and torch errors alike: the file is not a checkpoint)
+        raise UsageError(f"--init: {path} is not a torch file ({type(err).__name__}: {err})") from None
+    if isinstance(init, dict) and isinstance(init.get("state"), dict):
+        state, step = init["state"], int(init.get("step", 0))
+    elif isinstance(init, dict) and isinstance(init.get("state_dict"), dict):
+        state = {k: v for k, v in init["state_dict"].items()
+                 if k.startswith(("ema.module.decoder.", "ema.module.spk_emb."))}
+        step = int(init.get("global_step", 0))
+    else:
+        raise UsageError(f"--init: {path} holds neither EMA shards ('state') nor a training checkpoint ('state_dict')")
+    if not state or not all(k.startswith("ema.module.") for k in state):
+        raise UsageError(f"--init: {path} holds no EMA decoder weights (ema.module.decoder.*): was it trained with EMA?")
+    return {k[len("ema.module."):]: v.float() for k, v in state.items()}, step
 
 
 def pack(argv=None) -> None:
@@ -69,11 +156,17 @@ def pack(argv=None) -> None:
     from levytts.tts.checkpoint import load_checkpoint
     from levytts.tts.data import TTSDataset
 
-    ck = load_checkpoint(a.checkpoint, weights_only=False)  # a training checkpoint of one's own
+    try:
+        ck = load_checkpoint(a.checkpoint, weights_only=False)  # a training checkpoint of one's own
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    if ck.cfg.get("stage") != "decoder" or not ck.cfg["model"]["encoder"].get("pretrained"):
+        raise UsageError(f"{a.checkpoint} is a stage={ck.cfg.get('stage')} run: pack a stage=decoder run (a decoder "
+                         "trained on a frozen, pretrained encoder)")
     data = ck.cfg["data"]
     speakers = read_speakers(data["speakers_file"])
     if speakers != ck.speakers:
-        raise SystemExit(f"gpu_decoder.py pack: error: {data['speakers_file']} lists {speakers}, the checkpoint {ck.speakers}")
+        raise UsageError(f"{data['speakers_file']} lists {speakers}, the checkpoint {ck.speakers}")
     ds = TTSDataset(read_filelist(data["train_filelist_path"]), SymbolTable.load(data["symbols_file"]), speakers,
                     data, data["textgrid_dir"], add_blank=False, cache=False)
     ids, durs, spk, mel, lo, step, n_frames = [], [], [], [], [], [], []
@@ -111,13 +204,23 @@ def pack(argv=None) -> None:
 
 
 def load_pack(pack_dir: str, device) -> dict:
-    """pack.npz (+ mel.xz) → padded tensors on ``device``: ids/durs (N, L), mels (N, n_mels, T) raw log-mel, ..."""
-    z = np.load(os.path.join(pack_dir, "pack.npz"))
-    if "mel" in z.files:
-        q = z["mel"]
-    else:
-        raw = lzma.decompress(open(os.path.join(pack_dir, "mel.xz"), "rb").read())
-        q = np.frombuffer(raw, np.uint8).reshape(tuple(z["mel_shape"]))
+    """pack.npz (+ mel.xz) → padded tensors on ``device``: ids/durs (N, L), mels (N, n_mels, T) raw log-mel, ...
+    UsageError for a missing or damaged pack file."""
+    npz, xz = os.path.join(pack_dir, "pack.npz"), os.path.join(pack_dir, "mel.xz")
+    if not os.path.isfile(npz):
+        raise UsageError(f"{pack_dir} is not a pack: it has no pack.npz")
+    try:
+        z = np.load(npz)
+        if "mel" in z.files:
+            q = z["mel"]
+        elif not os.path.isfile(xz):
+            raise UsageError(f"{pack_dir} was packed with --split-mel but has no mel.xz (copy it along with pack.npz)")
+        else:
+            with open(xz, "rb") as f:
+                raw = lzma.decompress(f.read())
+            q = np.frombuffer(raw, np.uint8).reshape(tuple(z["mel_shape"]))
+    except (OSError, ValueError, KeyError, lzma.LZMAError) as err:
+        raise UsageError(f"{pack_dir}: damaged pack ({type(err).__name__}: {err})") from None
     id_len, mel_len = z["id_len"].astype(np.int64), z["mel_len"].astype(np.int64)
     n = len(id_len)
     ids = torch.zeros(n, int(id_len.max()), dtype=torch.long)
@@ -130,7 +233,7 @@ def load_pack(pack_dir: str, device) -> dict:
         mels[i, :, : mel_len[i]] = torch.from_numpy(q[:, mo[i]: mo[i + 1]].astype(np.float32) * z["step"][i][:, None]
                                                     + z["lo"][i][:, None])
     if not torch.equal(durs.sum(1), torch.from_numpy(mel_len)):
-        raise SystemExit("gpu_decoder.py train: error: the pack's durations do not sum to its mel lengths")
+        raise UsageError("the pack's durations do not sum to its mel lengths")
     t = dict(ids=ids, durs=durs, mels=mels, spk=torch.from_numpy(z["spk"].astype(np.int64)),
              id_len=torch.from_numpy(id_len), mel_len=torch.from_numpy(mel_len))
     return {k: v.to(device) for k, v in t.items()}
@@ -140,31 +243,45 @@ def train(argv=None) -> None:
     p = argparse.ArgumentParser(prog="gpu_decoder.py train", description="train decoders from a pack")
     p.add_argument("pack_dir")
     p.add_argument("out")
-    p.add_argument("--alphas", type=float, nargs="+", default=[1.5, 2.0, 1.8])
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--final-lr", type=float, default=1e-5)
-    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--alphas", type=parse_alpha, nargs="+", default=[1.5, 2.0, 1.8], help="one decoder per α ∈ [0.5, 2]")
+    p.add_argument("--batch", type=positive(int), default=256)
+    p.add_argument("--lr", type=positive(float), default=1e-3)
+    p.add_argument("--final-lr", type=positive(float), default=1e-5)
+    p.add_argument("--warmup", type=non_negative_int, default=300)
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--steps", type=int, help="steps per decoder")
-    g.add_argument("--budget", type=float, help="seconds of training (the steps follow from the measured step time)")
-    p.add_argument("--save-every", type=float, default=120.0, help="seconds between EMA snapshots")
+    g.add_argument("--steps", type=positive(int), help="steps per decoder")
+    g.add_argument("--budget", type=positive(float), help="seconds of training: the steps follow from the step time "
+                   "measured over iterations 30-130; a budget that ends before iteration 130 stops there, at the "
+                   "peak learning rate (no decay)")
+    p.add_argument("--save-every", type=positive(float), default=120.0, help="seconds between EMA snapshots")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--init", default=None, help="EMA decoder weights (ema.module.decoder.* keys, e.g. from a CPU "
-                   "run) that every decoder starts from; default: the config's initialisation")
+    p.add_argument("--init", default=None, help="EMA decoder weights every decoder starts from: a levytts training "
+                   "checkpoint (its ema.module.decoder.* weights) or an ema_a<alpha>_<j>.pt-format file "
+                   "({'state': {'ema.module.decoder.…': tensor}, 'step': int}); default: the config's initialisation")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     a = p.parse_args(argv)
-    if a.steps is not None and a.steps < 1:
-        raise SystemExit("gpu_decoder.py train: error: --steps must be ≥ 1")
+    if len(set(a.alphas)) != len(a.alphas):
+        raise UsageError(f"--alphas {' '.join(map(str, a.alphas))}: each α once (they share one output directory)")
+    try:
+        dev = torch.device(a.device)
+    except RuntimeError as err:
+        raise UsageError(f"--device {a.device}: {err}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {a.device}: this torch sees no CUDA device (use --device cpu)")
+    hp = read_hp(a.pack_dir)
+    init = load_init(a.init) if a.init else None
+    if os.path.exists(a.out) and not os.path.isdir(a.out):
+        raise UsageError(f"{a.out} is a file, not a directory")
     from levytts.audio.io import atomic_write
     from levytts.tts.lightning import TTSLightning
 
     t_start = time.time()
-    dev = torch.device(a.device)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(a.seed)
+    d = load_pack(a.pack_dir, dev)
+    encoder = encoder_path(hp["cfg"])
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, "log.txt"), "a")
 
@@ -173,8 +290,6 @@ def train(argv=None) -> None:
         log.write(text + "\n")
         log.flush()
 
-    hp = json.load(open(os.path.join(a.pack_dir, "hp.json")))
-    d = load_pack(a.pack_dir, dev)
     n = len(d["id_len"])
     data_cfg = hp["cfg"]["data"]
     frame_s = data_cfg["hop_length"] / data_cfg["sample_rate"]
@@ -184,15 +299,18 @@ def train(argv=None) -> None:
     for alpha in a.alphas:
         cfg = json.loads(json.dumps(hp["cfg"]))
         cfg["diffusion"]["alpha"] = alpha
-        cfg["model"]["encoder"]["pretrained"] = encoder_path(cfg)
+        cfg["model"]["encoder"]["pretrained"] = encoder
         m = TTSLightning(cfg, hp["symbols"], hp["speakers"], hp["add_blank"], hp.get("speaker_minutes")).to(dev)
-        if a.init:
-            init = torch.load(a.init, map_location="cpu")
-            dec = {k[len("ema.module."):]: v.float() for k, v in init["state"].items()}
-            res = m.model.load_state_dict(dec, strict=False)
+        if m.ema is None:
+            raise UsageError("the packed run trains without EMA (train.ema_decay), and the EMA weights are what this writes")
+        if init is not None:
+            try:
+                res = m.model.load_state_dict(init[0], strict=False)
+            except RuntimeError as err:  # a shape mismatch: another decoder width
+                raise UsageError(f"--init: {a.init} does not fit this pack's decoder ({str(err).splitlines()[1].strip()})") from None
             if res.unexpected_keys or any(not k.startswith(("encoder.", "mel_")) for k in res.missing_keys):
-                raise SystemExit(f"gpu_decoder.py train: error: {a.init} does not hold this decoder's weights")
-            say(f"init from {a.init} (step {init['step']})")
+                raise UsageError(f"--init: {a.init} does not hold this decoder's weights")
+            say(f"init from {a.init} (step {init[1]})")
         m.train()
         params = [q for q in m.model.parameters() if q.requires_grad]
         runs.append(dict(alpha=alpha, m=m, params=params, opt=torch.optim.Adam(params, lr=a.lr), skipped=0,
@@ -210,7 +328,8 @@ def train(argv=None) -> None:
                 fn = os.path.join(a.out, f"ema_a{r['alpha']}_{j}.pt")
                 with atomic_write(fn, suffix=".tmp") as tmp:  # a run stopped mid-write keeps the previous snapshot
                     torch.save({"state": {k: sd[k] for k in part}, "step": step, "alpha": r["alpha"],
-                                "skipped": r["skipped"], "batch": a.batch, "final": final}, tmp)
+                                "skipped": r["skipped"], "batch": a.batch, "final": final,
+                                "n_averaged": int(r["m"].ema.n_averaged)}, tmp)
         say(f"saved step {step} final={final}")
 
     def lr_at(step: int, total: int | None) -> float:
@@ -273,7 +392,12 @@ def train(argv=None) -> None:
             last_save = now
         if (total is not None and step >= total) or (a.budget is not None and now - t0 > a.budget + 60):
             break
+        if a.budget is not None and total is None and now - t0 >= a.budget:
+            say(f"the budget ended at step {step}, before the step time was measured (iteration 130): no decay")
+            break
     secs = time.time() - t0
+    if runs[0]["n"]:  # the loss since the last report (a run shorter than 250 steps has had none)
+        say(f"step {step} " + " ".join(f"a{r['alpha']} loss {r['loss'] / r['n']:.4f} skipped {r['skipped']}" for r in runs))
     save(step, final=True)
     say(f"done: {step} steps × batch {a.batch} × {seg} frames = {step * a.batch * seg * frame_s / 3600:.1f} h of "
         f"crops per decoder, {secs:.0f} s training, {time.time() - t_start:.0f} s in all")
@@ -282,23 +406,39 @@ def train(argv=None) -> None:
 def to_ckpt(argv=None) -> None:
     p = argparse.ArgumentParser(prog="gpu_decoder.py to-ckpt", description="EMA shards → a levytts checkpoint")
     p.add_argument("shard_dir")
-    p.add_argument("alpha", type=float)
+    p.add_argument("alpha", type=parse_alpha)
     p.add_argument("pack_dir", help="the pack directory (its hp.json holds the config)")
     p.add_argument("out")
-    p.add_argument("--step-offset", type=int, default=0)
+    p.add_argument("--step-offset", type=non_negative_int, default=0,
+                   help="steps the run's --init had already trained (the CPU checkpoint's global step)")
     a = p.parse_args(argv)
-    from levytts.audio.io import atomic_write
-    from levytts.tts.lightning import TTSLightning
-
+    if os.path.isdir(a.out):
+        raise UsageError(f"{a.out} is a directory: name the checkpoint file to write (e.g. {a.out}/a{a.alpha}.ckpt)")
     paths = [os.path.join(a.shard_dir, f"ema_a{a.alpha}_{j}.pt") for j in (0, 1)]
     missing = [x for x in paths if not os.path.isfile(x)]
     if missing:
-        raise SystemExit(f"gpu_decoder.py to-ckpt: error: no shard {missing[0]} (alphas are written as train's "
-                         "--alphas, e.g. 2.0)")
-    parts = [torch.load(x, map_location="cpu") for x in paths]
+        raise UsageError(f"no shard {missing[0]} (alphas are written as train's --alphas, e.g. 2.0)")
+    hp = read_hp(a.pack_dir)
+    parts = []
+    for x in paths:
+        try:
+            part = torch.load(x, map_location="cpu", weights_only=False)  # written by train, a file of one's own
+        except Exception as err:  # noqa: BLE001  (pickle, zip and torch errors alike)
+            raise UsageError(f"{x} is not a torch file ({type(err).__name__}: {err})") from None
+        if not isinstance(part, dict) or not {"state", "step", "alpha", "batch", "final", "skipped"} <= set(part):
+            raise UsageError(f"{x} is not a shard written by `gpu_decoder.py train`")
+        parts.append(part)
+    for key in ("step", "alpha", "batch", "final"):  # the halves of one snapshot (a copy stopped mid-way mixes two)
+        if parts[0][key] != parts[1][key]:
+            raise UsageError(f"the shards disagree on {key}: {parts[0][key]} ({paths[0]}) vs {parts[1][key]} "
+                             f"({paths[1]}); copy both from the same snapshot")
+    if float(parts[0]["alpha"]) != a.alpha:
+        raise UsageError(f"{paths[0]} holds α = {parts[0]['alpha']}, not {a.alpha}")
+    from levytts.audio.io import atomic_write
+    from levytts.tts.lightning import TTSLightning
+
     shards = {**parts[0]["state"], **parts[1]["state"]}
     step = parts[0]["step"] + a.step_offset
-    hp = json.load(open(os.path.join(a.pack_dir, "hp.json")))
     cfg = json.loads(json.dumps(hp["cfg"]))
     cfg["diffusion"]["alpha"] = a.alpha
     cfg["model"]["encoder"]["pretrained"] = encoder_path(cfg)
@@ -312,10 +452,14 @@ def to_ckpt(argv=None) -> None:
         if k.startswith("model."):
             sd["ema.module." + k[len("model."):]] = sd[k].clone()
     for k, v in shards.items():
-        if k not in sd:
-            raise SystemExit(f"gpu_decoder.py to-ckpt: error: {k} is not a weight of this model")
+        if k not in sd or sd[k].shape != v.shape:
+            raise UsageError(f"{k} is not a weight of this pack's model{' (shape)' if k in sd else ''}: wrong pack?")
         sd[k] = v
         sd["model." + k[len("ema.module."):]] = v.clone()
+    # EMA updates so far (older shards lack the count: one update per step that was not skipped) and skipped steps
+    n_averaged = parts[0].get("n_averaged", parts[0]["step"] - parts[0]["skipped"])
+    sd["ema.n_averaged"] = torch.tensor(n_averaged + a.step_offset, dtype=sd["ema.n_averaged"].dtype)
+    sd["skipped_steps"] = torch.tensor(parts[0]["skipped"], dtype=sd["skipped_steps"].dtype)
     m.load_state_dict(sd)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with atomic_write(a.out, suffix=".tmp") as tmp:
@@ -324,15 +468,22 @@ def to_ckpt(argv=None) -> None:
     print(f"gpu_decoder.py to-ckpt: {a.out} (alpha {a.alpha}, step {step}, batch {parts[0]['batch']}, final {parts[0]['final']})")
 
 
-
 COMMANDS = {"pack": pack, "train": train, "to-ckpt": to_ckpt}
 
 
 def main(argv=None) -> None:
+    """Run one subcommand; a UsageError becomes ``gpu_decoder.py <command>: error: <message>`` and exit status 2."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return
     if not argv or argv[0] not in COMMANDS:
         raise SystemExit("usage: gpu_decoder.py {pack,train,to-ckpt} ... (-h after one for its options)")
-    COMMANDS[argv[0]](argv[1:])
+    try:
+        COMMANDS[argv[0]](argv[1:])
+    except UsageError as err:
+        print(f"gpu_decoder.py {argv[0]}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
