@@ -300,8 +300,11 @@ def pack(argv=None) -> None:
     speakers = read_speakers(data["speakers_file"])
     if speakers != ck.speakers:
         raise UsageError(f"{data['speakers_file']} lists {speakers}, the checkpoint {ck.speakers}")
-    ds = TTSDataset(read_filelist(data["train_filelist_path"]), SymbolTable.load(data["symbols_file"]), speakers,
-                    data, data["textgrid_dir"], add_blank=False, cache=False)
+    try:  # the dataset reads every wav's length: a missing, empty or unreadable file fails here
+        ds = TTSDataset(read_filelist(data["train_filelist_path"]), SymbolTable.load(data["symbols_file"]), speakers,
+                        data, data["textgrid_dir"], add_blank=False, cache=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(str(err).splitlines()[0]) from None
     ids, durs, spk, mel, lo, step, n_frames = [], [], [], [], [], [], []
     max_err = 0.0
     for i in range(len(ds)):
