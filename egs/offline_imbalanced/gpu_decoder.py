@@ -478,7 +478,7 @@ def train(argv=None) -> None:
     def save(step: int, final: bool = False) -> None:
         for r in runs:
             sd = {k: v.detach().float().cpu() for k, v in r["m"].state_dict().items()
-                  if k.startswith(("ema.module.decoder.", "ema.module.spk_emb."))}
+                  if k.startswith(EMA_PREFIXES)}
             keys = sorted(sd)
             for j, part in enumerate((keys[: len(keys) // 2], keys[len(keys) // 2:])):
                 fn = os.path.join(a.out, f"ema_a{r['alpha']}_{j}.pt")
