@@ -68,7 +68,7 @@ class UsageError(Exception):
 
 EMA_PREFIXES = ("ema.module.decoder.", "ema.module.spk_emb.")  # the weights train writes and to-ckpt reads
 SHARD_NAME = re.compile(r"ema_a(?P<alpha>[0-9.]+)_(?P<half>[01])\.pt$")
-INT_MAX = 2**62  # argparse ints above this would overflow torch's int64 (seed, step)
+INT_MAX = 2**62  # argparse ints above this would overflow torch's int64 (steps)
 
 
 def encoder_path(cfg: dict, digest: dict | None) -> str:
@@ -123,29 +123,28 @@ def parse_alpha(text: str) -> float:
 
 
 def positive(kind):
-    """argparse type: a finite number of type ``kind`` that is > 0 (ints at most 2^62)."""
+    """argparse type: a finite number of type ``kind`` that is > 0 (ints at most 2^62); the rule is
+    levytts.cli_types.check_number's, the message this script's."""
+    from levytts.cli_types import check_number
+
     def parse(text: str):
         try:
-            value = kind(text)
+            return check_number(text, integer=kind is int, low=0, low_open=True, high=INT_MAX if kind is int else None)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not {'an' if kind is int else 'a'} {kind.__name__}: {text!r}") from None
-        if not (value > 0 and math.isfinite(value) and value <= INT_MAX):
-            raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
-        return value
+            raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}") from None
     parse.__name__ = f"positive {kind.__name__}"
     return parse
 
 
 def int_in(low: int, high: int = INT_MAX):
-    """argparse type: an int in [low, high]."""
+    """argparse type: an int in [low, high] (levytts.cli_types.check_number's rule)."""
+    from levytts.cli_types import check_number
+
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            return check_number(text, integer=True, low=low, high=high)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not an int: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {text}")
-        return value
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {text}") from None
     parse.__name__ = "int"
     return parse
 
@@ -395,6 +394,8 @@ def load_pack(pack_dir: str, device, hp: dict) -> dict:
 
 
 def train(argv=None) -> None:
+    from levytts.cli_types import SEED_MAX
+
     p = argparse.ArgumentParser(prog="gpu_decoder.py train", description="train decoders from a pack")
     p.add_argument("pack_dir")
     p.add_argument("out", type=out_dir)
@@ -409,7 +410,7 @@ def train(argv=None) -> None:
                    "measured over iterations 30-130; a budget that ends before iteration 130 stops there, at the "
                    "peak learning rate (no decay)")
     p.add_argument("--save-every", type=positive(float), default=120.0, help="seconds between EMA snapshots")
-    p.add_argument("--seed", type=int_in(0), default=1234)
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=1234)
     p.add_argument("--init", default=None, help="EMA decoder weights every decoder starts from: a levytts training "
                    "checkpoint of a decoder run, a shard train wrote (ema_a<alpha>_0.pt: both halves are read), or "
                    "{'state': {'ema.module.decoder.…': tensor, …}, 'step': int}; default: the config's initialisation")
